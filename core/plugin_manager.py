@@ -1,0 +1,235 @@
+"""Finding, loading and guarding plugins.
+
+Plugins are modules named by entry points in group ``hyperplug``. Loading is guarded:
+a plugin that fails to import, or whose hook raises, is recorded as a problem naming
+the entry point and its distribution, and every other plugin still loads. Users block
+plugins by entry-point name with ``HYPERPLUG_DISABLE_PLUGINS=name1,name2``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Iterable
+from importlib.metadata import EntryPoint, entry_points
+from types import ModuleType
+from typing import Any
+
+import attrs
+import pluggy
+
+from hyperplug import hookspecs
+from hyperplug.components import KINDS, Component
+from hyperplug.errors import ConfigError, PluginError, did_you_mean
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "hyperplug"
+DISABLE_ENV = "HYPERPLUG_DISABLE_PLUGINS"
+
+#: register hook that returns the components of each kind
+REGISTER_HOOKS: dict[str, str] = {
+    "trainer": "register_trainers",
+    "dataset": "register_datasets",
+    "splitter": "register_splitters",
+    "tracker": "register_trackers",
+    "vcs": "register_vcs",
+    "backend": "register_backends",
+    "optimizer": "register_optimizers",
+    "updater": "register_updaters",
+}
+assert set(REGISTER_HOOKS) == set(KINDS)
+
+
+@attrs.frozen
+class PluginInfo:
+    """One plugin as the user sees it in ``hyperplug plugins``."""
+
+    name: str
+    module: str
+    distribution: str
+    version: str
+    status: str  # "loaded", "failed" or "disabled"
+    error: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"plugin '{self.name}' (distribution {self.distribution} {self.version})"
+
+
+@attrs.frozen
+class RegisteredComponent:
+    component: Component
+    plugin: PluginInfo
+
+
+def disabled_plugin_names() -> set[str]:
+    raw = os.environ.get(DISABLE_ENV, "")
+    return {name.strip() for name in raw.split(",") if name.strip()}
+
+
+def _error_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+class Registry:
+    """The components of every loaded plugin, by kind and name."""
+
+    def __init__(self) -> None:
+        self._components: dict[str, dict[str, RegisteredComponent]] = {k: {} for k in KINDS}
+        self._conflicts: dict[tuple[str, str], list[PluginInfo]] = {}
+        self.problems: list[str] = []
+
+    def add(self, component: Component, plugin: PluginInfo) -> None:
+        kind_map = self._components[component.kind]
+        key = (component.kind, component.name)
+        if key in self._conflicts:
+            self._conflicts[key].append(plugin)
+            return
+        if component.name in kind_map:
+            first = kind_map.pop(component.name).plugin
+            self._conflicts[key] = [first, plugin]
+            self.problems.append(
+                f"{component.kind} '{component.name}' is registered by both {first.label} "
+                f"and {plugin.label}; disable one with {DISABLE_ENV}"
+            )
+            return
+        kind_map[component.name] = RegisteredComponent(component, plugin)
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self._components[kind])
+
+    def entries(self, kind: str | None = None) -> list[RegisteredComponent]:
+        kinds = [kind] if kind else list(KINDS)
+        return [self._components[k][n] for k in kinds for n in sorted(self._components[k])]
+
+    def get(self, kind: str, name: str) -> RegisteredComponent:
+        """The component, or a one-line error naming the kind and the unknown name."""
+        if kind not in self._components:
+            raise ConfigError(f"unknown component kind '{kind}'{did_you_mean(kind, KINDS)}")
+        if (kind, name) in self._conflicts:
+            labels = " and ".join(p.label for p in self._conflicts[(kind, name)])
+            raise PluginError(f"{kind} '{name}' is registered by both {labels}")
+        found = self._components[kind].get(name)
+        if found is None:
+            choices = self.names(kind)
+            raise ConfigError(
+                f"unknown {kind} '{name}'{did_you_mean(name, choices)}; "
+                f"installed: {', '.join(choices) or 'none'}"
+            )
+        return found
+
+
+class PluginManager:
+    """pluggy's manager plus entry-point discovery, guarding and the component registry."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
+        self.pm.add_hookspecs(hookspecs)
+        self.plugins: dict[str, PluginInfo] = {}
+        self._registry: Registry | None = None
+
+    # ------------------------------------------------------------------ loading
+
+    def load_entry_points(self, eps: Iterable[EntryPoint] | None = None) -> None:
+        blocked = disabled_plugin_names()
+        for ep in eps if eps is not None else entry_points(group=ENTRY_POINT_GROUP):
+            dist = ep.dist.metadata["Name"] if ep.dist else "unknown"
+            version = ep.dist.version if ep.dist else "?"
+            info = PluginInfo(ep.name, ep.value, dist, version, "loaded")
+            if ep.name in self.plugins:
+                continue  # the same entry point seen twice (e.g. duplicated sys.path entry)
+            if ep.name in blocked:
+                self.plugins[ep.name] = attrs.evolve(info, status="disabled")
+                continue
+            try:
+                module = ep.load()
+                self.pm.register(module, name=ep.name)
+            except Exception as exc:  # a broken plugin must not break the others
+                self._fail(info, f"failed to load: {_error_line(exc)}")
+                continue
+            self.plugins[ep.name] = info
+
+    def register(self, plugin: ModuleType | object, name: str, distribution: str = "local") -> None:
+        """Register a plugin object directly (Python API, tests): same rules as entry points."""
+        if name in disabled_plugin_names():
+            self.plugins[name] = PluginInfo(name, repr(plugin), distribution, "-", "disabled")
+            return
+        self.pm.register(plugin, name=name)
+        self.plugins[name] = PluginInfo(
+            name, getattr(plugin, "__name__", repr(plugin)), distribution, "-", "loaded"
+        )
+        self._registry = None
+
+    def _fail(self, info: PluginInfo, message: str) -> None:
+        self.plugins[info.name] = attrs.evolve(info, status="failed", error=message)
+        log.warning("%s %s", info.label, message)
+
+    # ------------------------------------------------------------------ registry
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            self._registry = self._collect()
+        return self._registry
+
+    def _collect(self) -> Registry:
+        registry = Registry()
+        for kind, hook_name in REGISTER_HOOKS.items():
+            for plugin_name, result in self.call_each(hook_name):
+                info = self.plugins[plugin_name]
+                for component in result or []:
+                    if not isinstance(component, Component) or component.kind != kind:
+                        registry.problems.append(
+                            f"{info.label}: {hook_name}() returned {component!r}, "
+                            f"expected a Component of kind '{kind}'"
+                        )
+                        continue
+                    registry.add(component, info)
+        registry.problems[:0] = [
+            f"{p.label} {p.error}" for p in self.plugins.values() if p.status == "failed"
+        ]
+        return registry
+
+    def call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call every implementation of a hook on its own, so one that raises is reported
+        (by plugin name and distribution) and does not stop the others."""
+        results = []
+        hook = getattr(self.pm.hook, hook_name)
+        for impl in reversed(hook.get_hookimpls()):
+            info = self.plugins.get(impl.plugin_name)
+            if info is None or info.status != "loaded":
+                continue
+            try:
+                args = {name: kwargs[name] for name in impl.argnames}
+                results.append((impl.plugin_name, impl.function(**args)))
+            except Exception as exc:
+                self._fail(info, f"hook {hook_name} raised {_error_line(exc)}")
+        return results
+
+    def notify(self, hook_name: str, **kwargs: Any) -> None:
+        """Call a lifecycle hook on every observer, guarded like ``call_each``."""
+        self.call_each(hook_name, **kwargs)
+
+
+@functools.cache
+def get_plugin_manager() -> PluginManager:
+    """The process-wide manager, with every installed plugin loaded once."""
+    manager = PluginManager()
+    manager.load_entry_points()
+    return manager
+
+
+def get_registry() -> Registry:
+    return get_plugin_manager().registry
+
+
+def component(kind: str, name: str) -> Component:
+    return get_registry().get(kind, name).component
+
+
+def reset_plugin_manager() -> None:
+    """Forget the loaded plugins (tests that install or disable plugins call this)."""
+    get_plugin_manager.cache_clear()
