@@ -1,0 +1,147 @@
+"""Turning a composed config into validated settings and component configs.
+
+Component configs are attrs classes; OmegaConf checks types when a node is merged
+into the class's schema, and attrs validators run at ``OmegaConf.to_object``. Both
+kinds of failure become one-line ``ConfigError``s naming the key, before any trial
+starts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from hyperplug.components import Component
+from hyperplug.errors import ConfigError, did_you_mean
+from hyperplug.plugin_manager import PluginManager
+
+MODES = ("max", "min")
+#: model and study names: safe as file and directory names in any store
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+DEFAULT_METRICS = ("train_loss", "val_loss", "val_accuracy")
+
+
+def to_plain(value: Any) -> Any:
+    """Resolve OmegaConf containers (and attrs configs) into plain dicts and lists."""
+    if isinstance(value, DictConfig | ListConfig):
+        return OmegaConf.to_container(value, resolve=True)
+    if attrs.has(type(value)):
+        return attrs.asdict(value)
+    return value
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def make_config(config_class: type, node: Mapping[str, Any] | None, where: str) -> Any:
+    """An instance of ``config_class`` with ``node``'s values, validated.
+
+    ``where`` is the config path of the node (``trainer``, ``training_params.mlp``) and
+    prefixes every error so the user sees which key is wrong.
+    """
+    try:
+        # an instance: a class with attrs.Factory defaults does not convert
+        schema = OmegaConf.structured(config_class())
+        merged = OmegaConf.merge(schema, node or {})
+        return OmegaConf.to_object(merged)
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", None)
+        message = _first_line(exc)
+        if "not in" in message and key:
+            known = [f.name for f in attrs.fields(config_class)]
+            message = f"unknown key{did_you_mean(str(key), known)}; known keys: {', '.join(known)}"
+        raise ConfigError(f"{where}.{key}: {message}" if key else f"{where}: {message}") from exc
+    except (ValueError, TypeError) as exc:
+        message = _first_line(exc)
+        raise ConfigError(message if message.startswith(where) else f"{where}: {message}") from exc
+
+
+def configure(kind: str, node: Mapping[str, Any], manager: PluginManager) -> tuple[Component, Any]:
+    """Find the ``kind`` component a config node names and validate the node against it."""
+    node = to_plain(node)
+    if not isinstance(node, Mapping) or "name" not in node:
+        raise ConfigError(f"{kind}: expected a config with a 'name' key, got {node!r}")
+    component = manager.registry.get(kind, str(node["name"])).component
+    return component, make_config(component.config_class, node, kind)
+
+
+@attrs.frozen
+class StudySettings:
+    """The top-level keys of the composed config that describe the study."""
+
+    model_name: str
+    perf_metric: str
+    mode: str
+    metrics: tuple[str, ...]
+    training_params: dict[str, dict[str, list[Any]]]
+    study: str | None = None
+    home: str = ".hyperplug"
+
+    @property
+    def maximize(self) -> bool:
+        return self.mode == "max"
+
+
+def _check_training_params(raw: Any) -> dict[str, dict[str, list[Any]]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(
+            f"training_params must map trainer names to {{param: [values]}}, got {raw!r}"
+        )
+    grid: dict[str, dict[str, list[Any]]] = {}
+    for trainer, params in raw.items():
+        if params is None:
+            params = {}
+        if not isinstance(params, Mapping):
+            raise ConfigError(
+                f"training_params.{trainer} must map params to lists of values, got {params!r}"
+            )
+        grid[str(trainer)] = {}
+        for key, values in params.items():
+            values = list(values) if isinstance(values, list | tuple) else [values]
+            if not values:
+                raise ConfigError(f"training_params.{trainer}.{key} is an empty grid: give values")
+            grid[str(trainer)][str(key)] = values
+    return grid
+
+
+def study_settings(cfg: Mapping[str, Any]) -> StudySettings:
+    """Validate the study keys of a composed config (a DictConfig or a plain mapping)."""
+    cfg = to_plain(cfg)
+    metrics = cfg.get("metrics") or list(DEFAULT_METRICS)
+    if isinstance(metrics, str) or not all(isinstance(m, str) for m in metrics):
+        raise ConfigError(f"metrics must be a list of metric names, got {metrics!r}")
+    perf_metric = cfg.get("perf_metric", "val_accuracy")
+    if perf_metric not in metrics:
+        raise ConfigError(
+            f"perf_metric '{perf_metric}' is not among metrics [{', '.join(metrics)}]"
+            f"{did_you_mean(str(perf_metric), metrics)}"
+        )
+    mode = cfg.get("mode", "max")
+    if mode not in MODES:
+        raise ConfigError(f"mode must be 'max' or 'min', got {mode!r}")
+    model_name = cfg.get("model_name") or "model"
+    study = cfg.get("study")
+    for key, value in (("model_name", model_name), ("study", study)):
+        if value is not None and (not isinstance(value, str) or not NAME_PATTERN.match(value)):
+            raise ConfigError(
+                f"{key} must be letters, digits, '.', '_' or '-' (not starting with a symbol), "
+                f"got {value!r}"
+            )
+    return StudySettings(
+        model_name=model_name,
+        perf_metric=perf_metric,
+        mode=mode,
+        metrics=tuple(metrics),
+        training_params=_check_training_params(cfg.get("training_params")),
+        study=study,
+        home=str(cfg.get("home") or ".hyperplug"),
+    )
