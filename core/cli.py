@@ -1,0 +1,32 @@
+"""The ``hyperplug`` console script.
+
+``hyperplug [OVERRIDES]`` is the Hydra app (``--multirun``, ``--help``, ``--cfg job``
+work as in any Hydra app); a first word naming an inspection command (``plugins``,
+``studies``, ``study``, ``models``, ``model``) runs that command instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+INSPECTION_COMMANDS = ("plugins", "studies", "study", "models", "model")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = any(a in ("-v", "--verbose") for a in args)
+    args = [a for a in args if a not in ("-v", "--verbose")]
+    if verbose:
+        os.environ["HYDRA_FULL_ERROR"] = "1"
+    if args and args[0] in INSPECTION_COMMANDS:
+        from hyperplug.commands import run_command
+
+        sys.exit(run_command(args[0], args[1:]))
+    from hyperplug.hydra_app import run_app
+
+    run_app(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+"""Inspection commands: look at plugins, studies and model versions without training.
+
+They compose the same config as a run (``hyperplug studies tracker.path=x.db``), so
+they read the tracker and store a run with those overrides would write.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from hyperplug.errors import ConfigError, HyperplugError
+from hyperplug.plugin_manager import get_plugin_manager
+from hyperplug.summary import format_params, format_value, print_study
+
+
+def _console() -> Any:
+    from hyperplug.summary import console
+
+    return console()
+
+
+def compose(overrides: Sequence[str]) -> Any:
+    """The composed config for ``overrides``, as a run would see it (no hydra node)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_module
+
+    from hyperplug.hydra_app import CONFIG_MODULE, CONFIG_NAME, register_configs
+
+    register_configs()
+    with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
+        return hydra_compose(config_name=CONFIG_NAME, overrides=list(overrides))
+
+
+def _build(cfg: Any, kind: str) -> Any:
+    from hyperplug.config import configure
+
+    component, config = configure(kind, cfg[kind], get_plugin_manager())
+    return component.build(config)
+
+
+def show_plugins(_: list[str], __: Any) -> int:
+    from rich.table import Table
+
+    manager = get_plugin_manager()
+    registry = manager.registry
+    table = Table(title="plugins", title_justify="left")
+    for column in ("plugin", "distribution", "version", "status", "components"):
+        table.add_column(column)
+    by_plugin: dict[str, list[str]] = {}
+    for entry in registry.entries():
+        by_plugin.setdefault(entry.plugin.name, []).append(
+            f"{entry.component.kind}:{entry.component.name}"
+        )
+    for info in sorted(manager.plugins.values(), key=lambda p: p.name):
+        table.add_row(
+            info.name,
+            info.distribution,
+            info.version,
+            info.status,
+            ", ".join(by_plugin.get(info.name, [])) or (info.error or "-"),
+        )
+    console = _console()
+    console.print(table)
+    for problem in registry.problems:
+        console.print(f"problem: {problem}", markup=False, highlight=False)
+    return 0
+
+
+def show_studies(_: list[str], cfg: Any) -> int:
+    from rich.table import Table
+
+    tracker = _build(cfg, "tracker")
+    try:
+        table = Table(title="studies", title_justify="left")
+        for column in ("study", "status", "trials", "perf_metric", "best", "winner", "created"):
+            table.add_column(column)
+        for study in tracker.list_studies():
+            trials = tracker.list_trials(study.id)
+            metric = study.perf_metric
+            values = [t.metrics[metric] for t in trials if metric in t.metrics]
+            best = (max if study.mode == "max" else min)(values) if values else None
+            table.add_row(
+                study.name,
+                study.status,
+                str(len(trials)),
+                f"{study.perf_metric} ({study.mode})",
+                format_value(best) if best is not None else "-",
+                study.winner_version or "-",
+                _when(study.created_at),
+            )
+        _console().print(table)
+    finally:
+        tracker.close()
+    return 0
+
+
+def show_study(positional: list[str], cfg: Any) -> int:
+    if len(positional) != 1:
+        raise ConfigError("usage: hyperplug study NAME [OVERRIDES]")
+    tracker = _build(cfg, "tracker")
+    try:
+        study = tracker.get_study(positional[0])
+        trials = tracker.list_trials(study.id)
+    finally:
+        tracker.close()
+    winner = _build(cfg, "vcs").get(study.winner_version) if study.winner_version else None
+    metrics = list(dict.fromkeys([*cfg.get("metrics", []), study.perf_metric]))
+    print_study(study, trials, metrics, winner)
+    return 0
+
+
+def show_models(positional: list[str], cfg: Any) -> int:
+    from rich.table import Table
+
+    if len(positional) > 1:
+        raise ConfigError("usage: hyperplug models [NAME] [OVERRIDES]")
+    versions = _build(cfg, "vcs").list_versions(positional[0] if positional else None)
+    table = Table(title="model versions", title_justify="left")
+    for column in ("version", "aliases", "trainer", "metrics", "study", "parent", "created"):
+        table.add_column(column)
+    for version in versions:
+        metrics = {k: v for k, v in version.meta.metrics.items() if "accuracy" in k or "loss" in k}
+        table.add_row(
+            version.ref,
+            ", ".join(version.aliases) or "-",
+            version.meta.trainer,
+            format_params(metrics),
+            version.meta.study or "-",
+            version.meta.parent or "-",
+            _when(version.created_at),
+        )
+    _console().print(table)
+    return 0
+
+
+def show_model(positional: list[str], cfg: Any) -> int:
+    if len(positional) != 1:
+        raise ConfigError("usage: hyperplug model REF [OVERRIDES] (REF: name[:vN|:alias])")
+    vcs = _build(cfg, "vcs")
+    version = vcs.get(positional[0])
+    console = _console()
+    rows = {
+        "version": version.ref,
+        "aliases": ", ".join(version.aliases) or "-",
+        "created": _when(version.created_at),
+        "location": version.uri,
+        "sha256": version.sha256,
+        "trainer": version.meta.trainer,
+        "params": format_params(version.meta.params),
+        "metrics": format_params(version.meta.metrics),
+        "trainer config": format_params(version.meta.trainer_config),
+        "study": version.meta.study or "-",
+        "trial": str(version.meta.trial_id),
+        "data fingerprint": version.meta.data_fingerprint or "-",
+    }
+    for key, value in rows.items():
+        console.print(f"{key:>17}: {value}", markup=False, highlight=False)
+    lineage = [version.ref]
+    parent = version.meta.parent
+    while parent:
+        lineage.append(parent)
+        parent = vcs.get(parent).meta.parent
+    console.print(f"{'lineage':>17}: {' <- '.join(lineage)}", markup=False, highlight=False)
+    return 0
+
+
+def _when(timestamp: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+
+
+COMMANDS: dict[str, Callable[[list[str], Any], int]] = {
+    "plugins": show_plugins,
+    "studies": show_studies,
+    "study": show_study,
+    "models": show_models,
+    "model": show_model,
+}
+
+
+def run_command(name: str, args: list[str]) -> int:
+    """Run an inspection command; errors are one line on stderr and exit code 2."""
+    from hyperplug.hydra_app import error_line, full_errors_wanted
+
+    positional = [a for a in args if "=" not in a]
+    overrides = [a for a in args if "=" in a]
+    try:
+        cfg = None if name == "plugins" else compose(overrides)
+        return COMMANDS[name](positional, cfg)
+    except Exception as exc:
+        if full_errors_wanted():
+            raise
+        if (
+            not isinstance(exc, HyperplugError)
+            and "hydra" not in type(exc).__module__
+            and ("omegaconf" not in type(exc).__module__)
+        ):
+            raise
+        sys.stderr.write(f"hyperplug: error: {error_line(exc)}\n")
+        return 2

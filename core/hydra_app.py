@@ -1,0 +1,148 @@
+"""hyperplug as a Hydra app: config registration, the task function, one-line errors."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from hyperplug.errors import HyperplugError
+from hyperplug.plugin_manager import PluginManager, get_plugin_manager
+
+CONFIG_MODULE = "hyperplug.conf"
+CONFIG_NAME = "config"
+
+
+def register_configs(manager: PluginManager | None = None) -> None:
+    """Put every component's config class, and every plugin config node, in Hydra's
+    ConfigStore so that ``trainer=mlp`` and ``+experiment=...`` find them."""
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
+
+    manager = manager or get_plugin_manager()
+    store = ConfigStore.instance()
+    for entry in manager.registry.entries():
+        component = entry.component
+        # an instance, not the class: attrs.Factory defaults need one (see DESIGN.md)
+        store.store(group=component.kind, name=component.name, node=component.config_class())
+    for plugin_name, nodes in manager.call_each("register_config_nodes"):
+        for group, name, node in nodes or []:
+            if isinstance(node, str | Path):
+                node = OmegaConf.load(node)
+            store.store(group=group, name=name, node=node, provider=plugin_name)
+
+
+def task(cfg: Any) -> float | None:
+    """Run one Hydra job: a whole study, or one job's trials of a sweep's study.
+
+    A ``HyperplugError`` ends the process here with one line and exit code 2: raised
+    further, Hydra would log it once more as a failed job."""
+    try:
+        return _run_job(cfg)
+    except HyperplugError as exc:
+        if full_errors_wanted():
+            raise
+        sys.stderr.write(f"hyperplug: error: {error_line(exc)}\n")
+        sys.exit(2)
+
+
+def _run_job(cfg: Any) -> float | None:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from hyperplug.study import run_study, run_sweep_job
+    from hyperplug.summary import print_study, write_summary
+
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        swept = swept_trainer_keys(hydra_cfg.overrides.task)
+        return run_sweep_job(cfg, Path(hydra_cfg.sweep.dir), swept)
+    result = run_study(cfg)
+    print_study(result.study, result.trials, result.settings.metrics, result.winner)
+    write_summary(
+        Path(hydra_cfg.runtime.output_dir),
+        result.study,
+        result.trials,
+        result.settings.metrics,
+        result.winner,
+    )
+    return result.best_value
+
+
+def swept_trainer_keys(task_overrides: Any) -> list[str]:
+    """The ``trainer.*`` keys a sweep job overrides: they are the trial's params."""
+    keys = []
+    for override in task_overrides:
+        key = override.split("=", 1)[0].lstrip("+~")
+        if key.startswith("trainer.") and key.count(".") == 1:
+            keys.append(key.split(".", 1)[1])
+    return keys
+
+
+def error_line(exc: BaseException) -> str:
+    """One line for any error: a HyperplugError's message, or Hydra's and OmegaConf's
+    message folded onto one line (their ``full_key`` line kept, object types dropped)."""
+    if isinstance(exc, HyperplugError):
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    parts: list[str] = []
+    seen = set()
+    current: BaseException | None = exc
+    while current is not None:
+        for line in str(current).splitlines():
+            line = line.strip()
+            if not line or line in seen or line.startswith(("object_type", "reference_type")):
+                continue
+            seen.add(line)
+            parts.append(line)
+        current = current.__cause__
+    return " ".join(parts) or type(exc).__name__
+
+
+def full_errors_wanted() -> bool:
+    return os.environ.get("HYDRA_FULL_ERROR") == "1"
+
+
+@contextlib.contextmanager
+def one_line_errors() -> Iterator[None]:
+    """Make Hydra report errors as one line on stderr and exit 2, unless the user
+    asked for tracebacks (``-v`` or ``HYDRA_FULL_ERROR=1``)."""
+    import hydra._internal.utils as hydra_utils
+
+    original: Callable[[Any], Any] = hydra_utils.run_and_report
+
+    def report(func: Callable[[], Any]) -> Any:
+        try:
+            return func()
+        except Exception as exc:
+            if full_errors_wanted():
+                raise
+            sys.stderr.write(f"hyperplug: error: {error_line(exc)}\n")
+            sys.exit(2)
+
+    hydra_utils.run_and_report = report
+    try:
+        yield
+    finally:
+        hydra_utils.run_and_report = original
+
+
+def run_app(args: list[str]) -> None:
+    """Run the Hydra app with ``args`` as its command line."""
+    import hydra
+
+    with one_line_errors():
+        try:
+            register_configs()
+        except HyperplugError as exc:
+            if full_errors_wanted():
+                raise
+            sys.stderr.write(f"hyperplug: error: {error_line(exc)}\n")
+            sys.exit(2)
+        sys.argv = ["hyperplug", *args]
+        app = hydra.main(
+            version_base="1.3", config_path=f"pkg://{CONFIG_MODULE}", config_name=CONFIG_NAME
+        )(task)
+        app()

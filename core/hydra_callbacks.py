@@ -1,0 +1,25 @@
+"""Hydra callbacks: when a ``--multirun`` sweep ends, its study's winner is versioned once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+
+class StudySweepCallback(Callback):
+    """Picks the winner of the sweep's study, saves it, prints and writes the summary."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from hyperplug.study import finish_sweep
+        from hyperplug.summary import print_study, write_summary
+
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        app_config = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
+        result = finish_sweep(app_config, sweep_dir)
+        print_study(result.study, result.trials, result.settings.metrics, result.winner)
+        write_summary(
+            sweep_dir, result.study, result.trials, result.settings.metrics, result.winner
+        )
