@@ -1,0 +1,216 @@
+"""The tuner's spec API, and a whole grid study through the Python API (no Hydra)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import numpy as np
+import pytest
+
+from hyperplug import hookimpl
+from hyperplug.errors import ConfigError, HyperplugError
+from hyperplug.interfaces import ModelTrainer
+from hyperplug.plugin_manager import PluginManager, get_plugin_manager
+from hyperplug.tuner import GridTuner, build_training_grid
+
+
+def make_tuner(tracker: Any, store: Any, training_params: Mapping[Any, Any], **kw: Any) -> GridTuner:
+    kw = {"metrics": ["train_loss", "val_loss", "val_accuracy"], "perf_metric": "val_accuracy", **kw}
+    return GridTuner(
+        metadata_tracker=tracker,
+        metrics_tracker=tracker,
+        resource_version_control=store,
+        training_params=training_params,
+        **kw,
+    )
+
+
+def test_build_training_grid_matches_the_spec_example() -> None:
+    assert build_training_grid({"key_1": [1], "key_2": [1, 2]}) == [
+        {"key_1": 1, "key_2": 1},
+        {"key_1": 1, "key_2": 2},
+    ]
+    assert build_training_grid({}) == [{}]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [({"lr": []}, "'lr' is an empty grid"), ({"lr": 0.1}, "'lr' must be a list of values")],
+)
+def test_bad_grids_are_named(params: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        build_training_grid(params)
+
+
+def test_get_winning_experiment(tracker: Any, store: Any) -> None:
+    tuner = make_tuner(tracker, store, {"mlp": {}})
+    exp_list = {"a": 0.3, "b": 0.1, "c": float("nan"), "d": 0.2}
+    assert tuner._get_winning_experiment(exp_list) == "b"
+    assert tuner._get_winning_experiment(exp_list, reverse=True) == "a"
+    assert tuner._get_winning_experiment({"x": 1.0, "y": 1.0}) == "x"
+    assert tuner._get_winning_experiment({"x": float("nan")}) is None
+
+
+def test_perf_metric_must_be_among_metrics(tracker: Any, store: Any) -> None:
+    with pytest.raises(ConfigError, match="perf_metric 'f1' is not among metrics"):
+        make_tuner(tracker, store, {"mlp": {}}, perf_metric="f1")
+
+
+def test_python_api_grid_study_returns_and_versions_the_best_model(
+    tracker: Any, store: Any, digits_splits: Any
+) -> None:
+    from hyperplug.plugins.torch.mlp import MLPTrainer
+
+    tuner = make_tuner(
+        tracker,
+        store,
+        {MLPTrainer: {"lr": [0.01, 0.0001], "hidden_layers": [[32]]}},
+        trainer_configs={"mlp": {"epochs": 3}},
+        model_name="digits",
+    )
+    model = tuner.run_experiment(digits_splits)
+
+    trials = tracker.list_trials(tuner.study.id)
+    assert [t.params for t in trials] == [
+        {"lr": 0.01, "hidden_layers": [32]},
+        {"lr": 0.0001, "hidden_layers": [32]},
+    ]
+    assert all(t.status == "completed" for t in trials)
+    best = max(trials, key=lambda t: t.metrics["val_accuracy"])
+    assert tuner.study.winner_trial_id == best.id
+    assert tuner.study.winner_version == "digits:v1"
+    assert len(tracker.get_metrics(best.id)) == 3 * 3  # 3 epochs x 3 metrics
+
+    weights, version = store.load("digits:best")
+    assert version.meta.trial_id == best.id
+    assert version.meta.params == best.params
+    assert version.meta.data_fingerprint == digits_splits.fingerprint
+    assert version.meta.study == tuner.study.name
+    assert "test_accuracy" in version.meta.metrics
+    reloaded = MLPTrainer.restore(model.config, weights, version.meta.info)
+    x = digits_splits.test.x
+    assert np.array_equal(reloaded.predict(x), model.predict(x))
+
+
+@attrs.define
+class FlakyConfig:
+    name: str = "flaky"
+    fail_with: str = "raise"
+    epochs: int = 2
+
+
+class FlakyTrainer(ModelTrainer):
+    """A real trainer whose training goes wrong the way user code does."""
+
+    name = "flaky"
+    config_class = FlakyConfig
+
+    def fit(self, data: Any, report: Any) -> None:
+        for epoch in range(self.config.epochs):
+            if self.config.fail_with == "raise" and epoch == 1:
+                raise RuntimeError("CUDA out of memory\nsecond line")
+            loss = float("nan") if self.config.fail_with == "nan" else 1.0 / (epoch + 1)
+            if not report(epoch, {"train_loss": loss, "val_loss": loss, "val_accuracy": 0.5}):
+                return
+
+    def evaluate(self, split: Any) -> dict[str, float]:
+        return {"loss": 1.0, "accuracy": 0.5}
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.zeros(len(x), dtype=np.int64)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {"w": np.zeros(1, dtype=np.float32)}
+
+    def model_info(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def restore(cls, config: Any, state: Any, info: Any) -> FlakyTrainer:
+        return cls(config)
+
+
+def test_failing_trials_are_recorded_and_the_study_goes_on(
+    tracker: Any, store: Any, digits_splits: Any
+) -> None:
+    tuner = make_tuner(
+        tracker, store, {FlakyTrainer: {"fail_with": ["raise", "nan", "none"]}}, model_name="m"
+    )
+    tuner.run_experiment(digits_splits)
+    trials = {t.params["fail_with"]: t for t in tracker.list_trials(tuner.study.id)}
+    assert trials["raise"].status == "failed"
+    assert trials["raise"].error == "RuntimeError: CUDA out of memory"
+    assert trials["nan"].status == "failed"
+    assert trials["nan"].error == "train_loss is nan at epoch 0"
+    assert trials["none"].status == "completed"
+    assert tuner.study.winner_trial_id == trials["none"].id
+
+
+def test_a_study_where_every_trial_fails_is_an_error_and_saves_nothing(
+    tracker: Any, store: Any, digits_splits: Any
+) -> None:
+    tuner = make_tuner(tracker, store, {FlakyTrainer: {"fail_with": ["raise"]}}, model_name="m")
+    with pytest.raises(HyperplugError, match="none of its 1 trials reached perf_metric"):
+        tuner.run_experiment(digits_splits)
+    assert tracker.get_study(tuner.study.name).status == "failed"
+    assert store.list_versions() == []
+
+
+def test_bad_grid_values_fail_before_any_trial(tracker: Any, store: Any, digits_splits: Any) -> None:
+    tuner = make_tuner(tracker, store, {"mlp": {"lr": [0.1, -1.0]}})
+    with pytest.raises(ConfigError, match="lr"):
+        tuner.run_experiment(digits_splits)
+    assert tracker.list_studies() == []
+
+
+def test_lifecycle_hooks_see_the_whole_study(tracker: Any, store: Any, digits_splits: Any) -> None:
+    calls: list[tuple[str, Any]] = []
+
+    class Observer:
+        @hookimpl
+        def on_study_start(self, study: Any, config: Any) -> None:
+            calls.append(("on_study_start", study.name))
+
+        @hookimpl
+        def on_trial_start(self, study: Any, trial: Any) -> None:
+            calls.append(("on_trial_start", trial.number))
+
+        @hookimpl
+        def on_trial_report(self, study: Any, trial: Any, epoch: int, metrics: Any) -> None:
+            calls.append(("on_trial_report", (trial.number, epoch, sorted(metrics))))
+
+        @hookimpl
+        def on_trial_end(self, study: Any, trial: Any) -> None:
+            calls.append(("on_trial_end", (trial.number, trial.status)))
+
+        @hookimpl
+        def on_study_end(self, study: Any, winner: Any) -> None:
+            calls.append(("on_study_end", winner.ref))
+
+    class Broken:
+        @hookimpl
+        def on_trial_start(self, study: Any, trial: Any) -> None:
+            raise RuntimeError("observer bug")
+
+    manager = PluginManager()
+    for name, plugin in get_plugin_manager().pm.list_name_plugin():
+        manager.register(plugin, name)
+    manager.register(Observer(), "observer")
+    manager.register(Broken(), "broken")
+    tuner = make_tuner(
+        tracker, store, {FlakyTrainer: {"fail_with": ["none"]}}, plugin_manager=manager,
+        study_name="watched", model_name="m",
+    )
+    tuner.run_experiment(digits_splits)
+    metrics = ["train_loss", "val_accuracy", "val_loss"]
+    assert calls == [
+        ("on_study_start", "watched"),
+        ("on_trial_start", 0),
+        ("on_trial_report", (0, 0, metrics)),
+        ("on_trial_report", (0, 1, metrics)),
+        ("on_trial_end", (0, "completed")),
+        ("on_study_end", "m:v1"),
+    ]
+    assert "hook on_trial_start raised RuntimeError: observer bug" in manager.plugins["broken"].error

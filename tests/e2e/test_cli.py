@@ -1,0 +1,156 @@
+"""End-to-end: the real ``hyperplug`` console script in a subprocess, in a fresh directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+HYPERPLUG = str(Path(sys.executable).parent / "hyperplug")
+FAST = ["trainer.epochs=2", "trainer.hidden_layers=[16]"]
+
+
+def hyperplug(cwd: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    env["COLUMNS"] = "200"
+    return subprocess.run(
+        [HYPERPLUG, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def studies(cwd: Path) -> list[tuple[str, str]]:
+    db = cwd / ".hyperplug" / "hyperplug.db"
+    if not db.exists():
+        return []
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT name, status FROM studies").fetchall()
+
+
+def versions(cwd: Path) -> list[str]:
+    root = cwd / ".hyperplug" / "models"
+    return sorted(str(p.relative_to(root)) for p in root.glob("*/v*")) if root.exists() else []
+
+
+def test_help_lists_groups_options_and_commands_without_torch(tmp_path: Path) -> None:
+    result = hyperplug(tmp_path, "--help")
+    assert result.returncode == 0, result.stderr
+    for text in ("trainer: mlp", "dataset: csv, digits, npz", "tracker: sqlite", "vcs: store",
+                 "experiment: digits_grid", "hyperplug studies", "lr: 0.001"):
+        assert text in result.stdout
+    probe = (
+        "import sys\nfrom hyperplug.cli import main\nsys.argv = ['hyperplug', '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\nassert 'torch' not in sys.modules\n"
+    )
+    check = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True,
+                           text=True)
+    assert check.returncode == 0, check.stderr
+
+
+def test_cfg_job_prints_the_composed_config_with_overrides(tmp_path: Path) -> None:
+    result = hyperplug(tmp_path, "--cfg", "job", "trainer.hidden_layers=[256,128]",
+                       "trainer.activation=gelu")
+    assert result.returncode == 0, result.stderr
+    assert "activation: gelu" in result.stdout
+    assert "- 256\n  - 128" in result.stdout
+    assert not (tmp_path / ".hyperplug").exists()
+
+
+def test_a_single_run_trains_tracks_and_versions_the_model(tmp_path: Path) -> None:
+    result = hyperplug(tmp_path, *FAST, "trainer.activation=gelu", "model_name=digits")
+    assert result.returncode == 0, result.stderr
+    assert "winner: trial 0" in result.stdout
+    assert "model version: digits:v1 [best, latest]" in result.stdout
+    assert versions(tmp_path) == ["digits/v1"]
+    [(name, status)] = studies(tmp_path)
+    assert status == "completed" and name.startswith("digits-")
+    [summary] = (tmp_path / ".hyperplug" / "runs").glob("*/summary.json")
+    data = json.loads(summary.read_text())
+    assert data["trials"][0]["trainer_config"]["activation"] == "gelu"
+    assert data["winner"]["version"] == 1
+
+    shown = hyperplug(tmp_path, "study", name)
+    assert shown.returncode == 0 and "completed" in shown.stdout and "digits:v1" in shown.stdout
+    listed = hyperplug(tmp_path, "studies")
+    assert name in listed.stdout and "val_accuracy (max)" in listed.stdout
+    models = hyperplug(tmp_path, "models")
+    assert "digits:v1" in models.stdout and "best, latest" in models.stdout
+    model = hyperplug(tmp_path, "model", "digits:best")
+    assert "lineage: digits:v1" in model.stdout and f"study: {name}" in model.stdout
+
+
+def test_a_grid_from_training_params_runs_every_point(tmp_path: Path) -> None:
+    result = hyperplug(tmp_path, *FAST, "+training_params.mlp.lr=[0.01,0.001]",
+                       "+training_params.mlp.activation=[relu,tanh]")
+    assert result.returncode == 0, result.stderr
+    assert "4 trials (4 completed)" in result.stdout
+
+
+def test_multirun_jobs_join_one_study_and_the_winner_is_versioned_once(tmp_path: Path) -> None:
+    result = hyperplug(tmp_path, "--multirun", *FAST, "trainer.lr=0.1,0.01", "model_name=swept")
+    assert result.returncode == 0, result.stderr
+    [(name, status)] = studies(tmp_path)
+    assert status == "completed"
+    assert "2 trials (2 completed)" in result.stdout
+    assert versions(tmp_path) == ["swept/v1"]
+    [summary] = (tmp_path / ".hyperplug" / "multirun").glob("*/summary.json")
+    data = json.loads(summary.read_text())
+    assert sorted(t["params"]["lr"] for t in data["trials"]) == [0.01, 0.1]
+    assert data["study"]["name"] == name
+
+
+def test_plugins_lists_built_ins_with_their_distribution(tmp_path: Path) -> None:
+    result = hyperplug(tmp_path, "plugins")
+    assert result.returncode == 0, result.stderr
+    assert "trainer:mlp" in result.stdout and "tracker:sqlite" in result.stdout
+    assert "hyperplug" in result.stdout and "loaded" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["trainer=mpl"], "mpl"),
+        (["trainer.lr=abc"], "trainer.lr"),
+        (["trainer.lr=-0.1"], "trainer.lr"),
+        (["trainer.hiden_layers=[3]"], "trainer.hiden_layers"),
+        (["+training_params.mlp.lr=[]"], "training_params.mlp.lr is an empty grid"),
+        (["+training_params.mlp.hiden=[1]"], "training_params.mlp.hiden"),
+        (["perf_metric=f1"], "perf_metric 'f1' is not among metrics"),
+        (["mode=maximum"], "mode must be 'max' or 'min'"),
+        (["model_name=../escape"], "model_name"),
+        (["dataset=csv", "dataset.path=missing.csv"], "missing.csv"),
+        (["vcs.root=blocker/models"], "blocker"),
+    ],
+)
+def test_bad_input_is_one_line_nonzero_and_writes_nothing(
+    tmp_path: Path, args: list[str], expected: str
+) -> None:
+    (tmp_path / "blocker").write_text("a file where the store wants a directory")
+    result = hyperplug(tmp_path, *FAST, *args)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("hyperplug: error:") and expected in lines[0], lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+    assert studies(tmp_path) == [] and versions(tmp_path) == []
+
+
+def test_verbose_flag_shows_the_traceback(tmp_path: Path) -> None:
+    result = hyperplug(tmp_path, "-v", *FAST, "perf_metric=f1")
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr and "ConfigError" in result.stderr
+
+
+def test_inspection_of_unknown_things_is_a_clear_error(tmp_path: Path) -> None:
+    assert hyperplug(tmp_path, *FAST).returncode == 0
+    result = hyperplug(tmp_path, "study", "nope")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "hyperplug: error: study 'nope' not found"
+    result = hyperplug(tmp_path, "model", "digits_model:v9")
+    assert result.returncode == 2 and "digits_model:v9" in result.stderr
