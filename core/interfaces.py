@@ -115,7 +115,11 @@ class StudyRecord:
 
 @attrs.frozen
 class TrialRecord:
-    """One experiment of a study. ``metrics`` holds the last reported value of each metric."""
+    """One experiment of a study.
+
+    ``metrics`` are the values of the trial's best epoch by the study's perf_metric: the
+    epoch whose weights the trainer keeps (a metric missing there: its last value).
+    """
 
     id: int
     study_id: int
