@@ -1,0 +1,124 @@
+"""``TorchTrainer``: the ``ModelTrainer`` plumbing shared by the torch trainers.
+
+A subclass says how to build its network and how to shape inputs for it; fitting,
+evaluation, prediction, weights as numpy and restoring are done here.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from hyperplug.data import ArraySplit, DataSplits
+from hyperplug.errors import DataError
+from hyperplug.interfaces import ModelTrainer, Reporter
+from hyperplug.plugins.torch import loop
+
+
+class TorchTrainer(ModelTrainer):
+    """A classifier trained by ``loop.fit`` on preloaded tensors."""
+
+    #: batch size for evaluation and prediction (no gradients, so larger than training's)
+    eval_batch_size: int = 1024
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        self.model: nn.Module | None = None
+        self.input_shape: tuple[int, ...] = ()
+        self.classes: tuple[str, ...] = ()
+
+    @abc.abstractmethod
+    def build_model(self, input_shape: tuple[int, ...], n_classes: int) -> nn.Module:
+        """A freshly initialised network for inputs of ``input_shape`` (no batch axis)."""
+
+    def prepare_inputs(self, x: np.ndarray) -> torch.Tensor:
+        """Turn a numpy batch into the float32 tensor the network takes."""
+        return torch.from_numpy(np.require(x, dtype=np.float32, requirements=["C", "W"]))
+
+    # ------------------------------------------------------------------ ModelTrainer
+
+    def fit(self, data: DataSplits, report: Reporter) -> None:
+        if len(data.train) == 0:
+            raise DataError("the training split is empty")
+        self.input_shape = data.input_shape
+        self.classes = tuple(data.classes)
+        loop.configure_torch(self.config)
+        self.model = self.build_model(self.input_shape, len(self.classes))
+        loop.fit(
+            self.model,
+            self.config,
+            self._tensors(data.train),
+            self._tensors(data.val),
+            report,
+            self.eval_batch_size,
+        )
+
+    def evaluate(self, split: ArraySplit) -> dict[str, float]:
+        loss, accuracy = loop.evaluate(
+            self._fitted_model(), *self._tensors(split), self.eval_batch_size
+        )
+        return {"loss": loss, "accuracy": accuracy}
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        model = self._fitted_model()
+        return loop.predict(model, self._inputs(x), self.eval_batch_size).numpy()
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {
+            key: value.detach().cpu().numpy().copy()
+            for key, value in self._fitted_model().state_dict().items()
+        }
+
+    def model_info(self) -> dict[str, Any]:
+        self._fitted_model()
+        return {
+            "input_shape": list(self.input_shape),
+            "n_classes": len(self.classes),
+            "classes": list(self.classes),
+        }
+
+    @classmethod
+    def restore(
+        cls, config: Any, state: Mapping[str, np.ndarray], info: Mapping[str, Any]
+    ) -> TorchTrainer:
+        trainer = cls(config)
+        trainer.input_shape = tuple(int(d) for d in info["input_shape"])
+        trainer.classes = tuple(str(c) for c in info["classes"])
+        if len(trainer.classes) != int(info["n_classes"]):
+            raise DataError(
+                f"model info lists {len(trainer.classes)} classes but n_classes is "
+                f"{info['n_classes']}"
+            )
+        trainer.model = trainer.build_model(trainer.input_shape, len(trainer.classes))
+        trainer.model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
+        return trainer
+
+    # ------------------------------------------------------------------ helpers
+
+    def _fitted_model(self) -> nn.Module:
+        if self.model is None:
+            raise RuntimeError(f"{type(self).__name__} has no model: call fit() or restore() first")
+        return self.model
+
+    def _inputs(self, x: np.ndarray) -> torch.Tensor:
+        x = np.asarray(x)
+        if tuple(x.shape[1:]) != self.input_shape:
+            raise DataError(
+                f"{type(self).__name__} expects inputs shaped (n, "
+                f"{', '.join(map(str, self.input_shape))}), got {tuple(x.shape)}"
+            )
+        return self.prepare_inputs(x)
+
+    def _tensors(self, split: ArraySplit) -> tuple[torch.Tensor, torch.Tensor]:
+        y = np.asarray(split.y)
+        if len(y) and (y.min() < 0 or y.max() >= len(self.classes)):
+            raise DataError(
+                f"labels must be class indices 0..{len(self.classes) - 1}, "
+                f"got values {y.min()}..{y.max()}"
+            )
+        return self._inputs(split.x), torch.from_numpy(y.astype(np.int64))
