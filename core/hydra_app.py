@@ -30,9 +30,22 @@ def register_configs(manager: PluginManager | None = None) -> None:
         store.store(group=component.kind, name=component.name, node=component.config_class())
     for plugin_name, nodes in manager.call_each("register_config_nodes"):
         for group, name, node in nodes or []:
+            package = None
             if isinstance(node, str | Path):
-                node = OmegaConf.load(node)
-            store.store(group=group, name=name, node=node, provider=plugin_name)
+                text = Path(node).read_text()
+                package = _package_header(text)
+                node = OmegaConf.create(text)
+            store.store(group=group, name=name, node=node, package=package, provider=plugin_name)
+
+
+def _package_header(yaml_text: str) -> str | None:
+    """The ``# @package X`` header of a YAML config: ConfigStore nodes need it passed."""
+    for line in yaml_text.splitlines():
+        if line.startswith("# @package"):
+            return line.split("@package", 1)[1].strip()
+        if line.strip() and not line.startswith("#"):
+            break
+    return None
 
 
 def task(cfg: Any) -> float | None:

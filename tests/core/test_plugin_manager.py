@@ -87,9 +87,7 @@ def test_a_hook_that_raises_is_reported_and_others_register(plugin_dir: Path) ->
     )
 
 
-def test_plugins_can_be_disabled_by_name(
-    plugin_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_plugins_can_be_disabled_by_name(plugin_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     good = _write(plugin_dir, "hp_test_good3", GOOD.format(name="good3"))
     monkeypatch.setenv(DISABLE_ENV, "good3, other")
     manager = PluginManager()

@@ -16,8 +16,14 @@ from hyperplug.plugin_manager import PluginManager, get_plugin_manager
 from hyperplug.tuner import GridTuner, build_training_grid
 
 
-def make_tuner(tracker: Any, store: Any, training_params: Mapping[Any, Any], **kw: Any) -> GridTuner:
-    kw = {"metrics": ["train_loss", "val_loss", "val_accuracy"], "perf_metric": "val_accuracy", **kw}
+def make_tuner(
+    tracker: Any, store: Any, training_params: Mapping[Any, Any], **kw: Any
+) -> GridTuner:
+    kw = {
+        "metrics": ["train_loss", "val_loss", "val_accuracy"],
+        "perf_metric": "val_accuracy",
+        **kw,
+    }
     return GridTuner(
         metadata_tracker=tracker,
         metrics_tracker=tracker,
@@ -158,7 +164,9 @@ def test_a_study_where_every_trial_fails_is_an_error_and_saves_nothing(
     assert store.list_versions() == []
 
 
-def test_bad_grid_values_fail_before_any_trial(tracker: Any, store: Any, digits_splits: Any) -> None:
+def test_bad_grid_values_fail_before_any_trial(
+    tracker: Any, store: Any, digits_splits: Any
+) -> None:
     tuner = make_tuner(tracker, store, {"mlp": {"lr": [0.1, -1.0]}})
     with pytest.raises(ConfigError, match="lr"):
         tuner.run_experiment(digits_splits)
@@ -200,8 +208,12 @@ def test_lifecycle_hooks_see_the_whole_study(tracker: Any, store: Any, digits_sp
     manager.register(Observer(), "observer")
     manager.register(Broken(), "broken")
     tuner = make_tuner(
-        tracker, store, {FlakyTrainer: {"fail_with": ["none"]}}, plugin_manager=manager,
-        study_name="watched", model_name="m",
+        tracker,
+        store,
+        {FlakyTrainer: {"fail_with": ["none"]}},
+        plugin_manager=manager,
+        study_name="watched",
+        model_name="m",
     )
     tuner.run_experiment(digits_splits)
     metrics = ["train_loss", "val_accuracy", "val_loss"]
@@ -213,4 +225,6 @@ def test_lifecycle_hooks_see_the_whole_study(tracker: Any, store: Any, digits_sp
         ("on_trial_end", (0, "completed")),
         ("on_study_end", "m:v1"),
     ]
-    assert "hook on_trial_start raised RuntimeError: observer bug" in manager.plugins["broken"].error
+    assert (
+        "hook on_trial_start raised RuntimeError: observer bug" in manager.plugins["broken"].error
+    )
