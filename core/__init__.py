@@ -1,6 +1,14 @@
-"""hyperplug: tune, track and version-control machine-learning models, built from plugins."""
+"""hyperplug: tune, track and version-control machine-learning models, built from plugins.
+
+``hyperplug.hookimpl`` is what plugins import; the Python API (``GridTuner``, ``build``,
+``load_model``, ``run_study``) is imported on first use so that ``import hyperplug``
+stays cheap for plugins and the CLI.
+"""
 
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 import pluggy
 
@@ -9,4 +17,19 @@ __version__ = "0.1.0"
 #: Marker for hook implementations: ``@hyperplug.hookimpl def register_trainers(): ...``
 hookimpl = pluggy.HookimplMarker("hyperplug")
 
-__all__ = ["__version__", "hookimpl"]
+_LAZY = {
+    "BaseHyperparameterTuner": "hyperplug.tuner",
+    "GridTuner": "hyperplug.tuner",
+    "build": "hyperplug.api",
+    "load_model": "hyperplug.api",
+    "run_study": "hyperplug.study",
+    "Component": "hyperplug.components",
+}
+
+__all__ = ["__version__", "hookimpl", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'hyperplug' has no attribute {name!r}")
