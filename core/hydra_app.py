@@ -106,6 +106,8 @@ def error_line(exc: BaseException) -> str:
     while current is not None:
         for line in str(current).splitlines():
             line = line.strip()
+            if line.startswith("Config search path"):
+                break  # the search path listing follows; it names no key
             if not line or line in seen or line.startswith(("object_type", "reference_type")):
                 continue
             seen.add(line)
