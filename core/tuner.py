@@ -247,16 +247,7 @@ class BaseHyperparameterTuner(abc.ABC):
     def _build_training_grid(self, params: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
         """Every combination of the value lists: ``{"a": [1], "b": [1, 2]}`` gives
         ``[{"a": 1, "b": 1}, {"a": 1, "b": 2}]``. No params give one empty point."""
-        keys = list(params)
-        for key in keys:
-            if isinstance(params[key], str | bytes) or not isinstance(params[key], Sequence):
-                raise ConfigError(f"training_params: '{key}' must be a list of values")
-            if len(params[key]) == 0:
-                raise ConfigError(f"training_params: '{key}' is an empty grid: give values")
-        return [
-            dict(zip(keys, combo, strict=True))
-            for combo in itertools.product(*(params[key] for key in keys))
-        ]
+        return build_training_grid(params)
 
     def _get_winning_experiment(self, exp_list: Mapping[Any, float], reverse: bool = False) -> Any:
         """The id with the lowest value (``reverse=True``: highest); ties go to the first.

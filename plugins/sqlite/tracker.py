@@ -22,7 +22,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from hyperplug.interfaces import (
     StudyRecord,
     TrialRecord,
 )
+from hyperplug.serialize import to_json
 
 #: PRAGMA user_version of the schema below; a file with a higher version is refused.
 SCHEMA_VERSION = 1
@@ -198,7 +199,7 @@ class SQLiteTracker(MetadataTracker, MetricsTracker):
             raise ConfigError("study name must not be empty")
         if mode not in MODES:
             raise ConfigError(f"mode of study '{name}' must be 'max' or 'min', got {mode!r}")
-        config_json = _dumps(config, f"config of study '{name}'")
+        config_json = to_json(config, f"config of study '{name}'")
         with self._transaction(write=True) as conn:
             conn.execute(
                 "INSERT OR IGNORE INTO studies"
@@ -266,8 +267,8 @@ class SQLiteTracker(MetadataTracker, MetricsTracker):
         params: Mapping[str, Any],
         trainer_config: Mapping[str, Any],
     ) -> TrialRecord:
-        params_json = _dumps(params, f"params of a trial of study id {study_id}")
-        config_json = _dumps(trainer_config, f"trainer_config of a trial of study id {study_id}")
+        params_json = to_json(params, f"params of a trial of study id {study_id}")
+        config_json = to_json(trainer_config, f"trainer_config of a trial of study id {study_id}")
         with self._transaction(write=True) as conn:
             self._require_study(conn, study_id)
             # Safe under BEGIN IMMEDIATE: no other writer runs between this read and the insert.
@@ -413,26 +414,6 @@ def _trial_metrics(conn: sqlite3.Connection, where: str, arg: int) -> dict[int, 
             merged.update(by_epoch[best_epoch])
         result[trial_id] = {name: _float(value) for name, value in merged.items()}
     return result
-
-
-def _dumps(value: Mapping[str, Any], what: str) -> str:
-    try:
-        return json.dumps(dict(value), default=_jsonable)
-    except (TypeError, ValueError) as error:
-        raise ConfigError(f"{what} is not JSON-serialisable: {error}") from error
-
-
-def _jsonable(value: Any) -> Any:
-    """numpy values become Python numbers and lists, other mappings and sequences (such as
-    OmegaConf containers) dicts and lists; anything else is refused."""
-    tolist = getattr(value, "tolist", None)
-    if callable(tolist):
-        return tolist()
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, Sequence):
-        return list(value)
-    raise TypeError(f"{type(value).__name__} value {value!r}")
 
 
 def _study(row: sqlite3.Row) -> StudyRecord:

@@ -36,6 +36,7 @@ from hyperplug.plugins.store.files import (
     temp_path,
     write_durably,
 )
+from hyperplug.serialize import to_json
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 VERSION_PATTERN = re.compile(r"^v([0-9]+)$")
@@ -80,7 +81,7 @@ class LocalStore(ResourceVersionControl):
             aliases = (aliases,)
         aliases = tuple(dict.fromkeys(check_alias(alias) for alias in aliases))
         payload = _serialize_weights(name, weights)
-        meta = VersionMeta(**json.loads(_dumps(attrs.asdict(meta), f"metadata of model '{name}'")))
+        meta = VersionMeta(**json.loads(to_json(attrs.asdict(meta), f"metadata of model '{name}'")))
         model_dir = self.root / name
         tmp = temp_path(model_dir)
         try:
@@ -307,23 +308,3 @@ def _serialize_weights(name: str, weights: Mapping[str, np.ndarray]) -> bytes:
         return save(arrays)
     except SafetensorError as error:
         raise ConfigError(f"weights of model '{name}' cannot be saved: {error}") from error
-
-
-def _dumps(value: Any, what: str) -> str:
-    try:
-        return json.dumps(value, indent=2, default=_jsonable)
-    except (TypeError, ValueError) as error:
-        raise ConfigError(f"{what} is not JSON-serialisable: {error}") from error
-
-
-def _jsonable(value: Any) -> Any:
-    """numpy values become Python numbers and lists, other mappings and sequences (such as
-    OmegaConf containers) dicts and lists; anything else is refused."""
-    tolist = getattr(value, "tolist", None)
-    if callable(tolist):
-        return tolist()
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, Sequence):
-        return list(value)
-    raise TypeError(f"{type(value).__name__} value {value!r}")
