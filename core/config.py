@@ -16,7 +16,7 @@ import attrs
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from hyperplug.components import Component
+from hyperplug.components import KINDS, Component
 from hyperplug.errors import ConfigError, did_you_mean
 from hyperplug.plugin_manager import PluginManager
 
@@ -59,8 +59,23 @@ def make_config(config_class: type, node: Mapping[str, Any] | None, where: str) 
             message = f"unknown key{did_you_mean(str(key), known)}; known keys: {', '.join(known)}"
         raise ConfigError(f"{where}.{key}: {message}" if key else f"{where}: {message}") from exc
     except (ValueError, TypeError) as exc:
-        message = _first_line(exc)
-        raise ConfigError(message if message.startswith(where) else f"{where}: {message}") from exc
+        raise ConfigError(_with_path(_first_line(exc), where, config_class)) from exc
+
+
+def _with_path(message: str, where: str, config_class: type) -> str:
+    """Put the config path in front of a validator's message: ``lr must be > 0`` becomes
+    ``trainer.lr must be > 0``; a message that already starts with a group name (``trainer.lr``)
+    gets ``where`` instead, so a grid point's error reads ``training_params.mlp.lr ...``."""
+    for kind in KINDS:
+        if message.startswith(f"{kind}.") and message.split(".", 1)[1].split(" ", 1)[0] in {
+            f.name for f in attrs.fields(config_class)
+        }:
+            message = message.split(".", 1)[1]
+            break
+    first_word = message.split(" ", 1)[0]
+    if first_word in {f.name for f in attrs.fields(config_class)}:
+        return f"{where}.{message}"
+    return message if message.startswith(where) else f"{where}: {message}"
 
 
 def configure(kind: str, node: Mapping[str, Any], manager: PluginManager) -> tuple[Component, Any]:

@@ -13,6 +13,7 @@ import pytest
 
 import hyperplug.plugins.files as files_plugin
 from hyperplug import hookspecs
+from hyperplug.config import make_config
 from hyperplug.data import Dataset
 from hyperplug.errors import ConfigError, DataError
 from hyperplug.plugins.files.configs import CSVConfig, NPZConfig
@@ -117,8 +118,8 @@ def test_csv_without_usable_data(tmp_path: Path, text: str, problem: str) -> Non
 
 
 def test_csv_delimiter_must_be_one_character() -> None:
-    with raises(ValueError, "dataset.delimiter must be a single character, got ';;'"):
-        CSVConfig(path="x.csv", delimiter=";;")
+    with raises(ConfigError, "dataset.delimiter must be a single character, got ';;'"):
+        make_config(CSVConfig, {"path": "x.csv", "delimiter": ";;"}, "dataset")
 
 
 # --------------------------------------------------------------------------- npz

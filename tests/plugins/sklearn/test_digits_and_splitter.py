@@ -8,8 +8,9 @@ import pytest
 
 import hyperplug.plugins.sklearn as sklearn_plugin
 from hyperplug import hookspecs
+from hyperplug.config import make_config
 from hyperplug.data import Dataset
-from hyperplug.errors import DataError
+from hyperplug.errors import ConfigError, DataError
 from hyperplug.interfaces import DatasetSource, DataSplitter
 from hyperplug.plugins.sklearn.configs import DigitsConfig, StratifiedSplitConfig
 
@@ -108,14 +109,17 @@ def test_split_too_small_for_the_classes_is_a_data_error() -> None:
     [
         ({"val_size": 0.0}, r"splitter\.val_size must be in \(0, 1\), got 0\.0"),
         ({"test_size": 1.5}, r"splitter\.test_size must be in \(0, 1\), got 1\.5"),
-        ({"seed": "x"}, r"splitter\.seed must be an integer, got 'x'"),
+        (
+            {"seed": "x"},
+            r"splitter\.seed: Value 'x' of type 'str' could not be converted to Integer",
+        ),
         (
             {"val_size": 0.5, "test_size": 0.5},
-            r"splitter\.val_size \+ splitter\.test_size must be < 1 to leave training data, "
+            r"splitter\.val_size \+ test_size must be < 1 to leave training data, "
             r"got 0\.5 \+ 0\.5",
         ),
     ],
 )
 def test_splitter_validators_name_the_field(config: dict[str, object], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        StratifiedSplitConfig(**config)
+    with pytest.raises(ConfigError, match=message):
+        make_config(StratifiedSplitConfig, config, "splitter")
