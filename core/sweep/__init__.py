@@ -1,0 +1,1 @@
+"""hyperplug's engine as a Hydra sweeper for any Hydra app (``hydra/sweeper=hyperplug``)."""

@@ -1,0 +1,71 @@
+"""Hydra's sweep grammar becomes Syne Tune domains; suggestions become overrides again."""
+
+from __future__ import annotations
+
+import pytest
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from syne_tune.config_space import Categorical, Float, Integer, Ordinal, is_log_space
+
+from hyperplug.errors import ConfigError
+from hyperplug.sweep.space import encode, parse_space
+
+
+def test_each_sweep_form_maps_to_a_domain() -> None:
+    parsed = parse_space(
+        [
+            "lr=tag(log, interval(1e-4, 1e-1))",
+            "depth=range(2,6)",
+            "act=choice(relu,gelu)",
+            "drop=interval(0,0.5)",
+            "width=tag(log, int(interval(8, 64)))",
+            "step=range(1,10,3)",
+            "layers=[64,32],[128]",
+            "epochs=3",
+        ]
+    )
+    space = parsed.domains
+    assert parsed.fixed == ["epochs=3"]
+    assert isinstance(space["lr"], Float) and space["lr"].lower == pytest.approx(1e-4)
+    assert is_log_space(space["lr"])
+    assert isinstance(space["depth"], Integer) and (space["depth"].lower, space["depth"].upper) == (
+        2,
+        5,
+    )
+    assert isinstance(space["act"], Categorical) and space["act"].categories == ["relu", "gelu"]
+    assert isinstance(space["drop"], Float) and space["drop"].upper == 0.5
+    assert isinstance(space["width"], Integer) and space["width"].upper == 64
+    assert isinstance(space["step"], Ordinal) and space["step"].categories == [1, 4, 7]
+    assert space["layers"].categories == ["[64,32]", "[128]"]
+
+
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        ("lr=interval(1e-4", "malformed sweep expression 'lr=interval(1e-4'"),
+        ("lr=tag(log, interval(0, 1))", "hydra.sweeper.params.lr: a log range must be above 0"),
+        ("lr=interval(1, 0.5)", "hydra.sweeper.params.lr: interval(1.0, 0.5) is empty"),
+        ("depth=range(5,2)", "hydra.sweeper.params.depth: range(5, 2) is empty"),
+    ],
+)
+def test_bad_sweeps_are_named(argument: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_space([argument])
+
+
+@pytest.mark.parametrize(
+    "value", ["relu", "a b", "x,y", "it's", "null", 3, 0.001, True, None, [64, 32], {"a": 1}]
+)
+def test_encoded_values_parse_back_to_themselves(value: object) -> None:
+    override = OverridesParser.create().parse_override(f"k={encode(value)}")
+    assert not override.is_sweep_override()
+    assert override.value() == value
+
+
+def test_suggestions_become_overrides() -> None:
+    space = parse_space(["lr=interval(0.001,0.1)", "act=gelu,relu", "layers=[64,32],[8]", "e=2"])
+    assert space.to_overrides({"lr": 0.01, "act": "it's", "layers": "[64,32]"}) == [
+        "lr=0.01",
+        "act='it\\'s'",
+        "layers=[64,32]",
+        "e=2",
+    ]
