@@ -10,16 +10,24 @@ import numpy as np
 from hyperplug.data import ArraySplit, Dataset, DataSplits, fingerprint_arrays
 
 
-def blobs(n_per_class: int = 40, n_classes: int = 3, n_features: int = 4, seed: int = 0) -> Dataset:
-    """Gaussian blobs, one per class, easy to separate. Column 0 is the row's index, so a
-    test can tell which rows a split put where."""
+def blobs(
+    n_per_class: int = 40,
+    n_classes: int = 3,
+    n_features: int = 4,
+    seed: int = 0,
+    index_column: bool = False,
+) -> Dataset:
+    """Gaussian blobs, one per class, easy to separate, in shuffled order. With
+    ``index_column`` feature 0 is the row's index instead, so that a test can tell which
+    rows a split put where."""
     rng = np.random.default_rng(seed)
-    centers = rng.normal(0.0, 3.0, size=(n_classes, n_features - 1))
+    centers = rng.normal(0.0, 3.0, size=(n_classes, n_features))
     y = np.repeat(np.arange(n_classes), n_per_class)
-    x = centers[y] + rng.normal(0.0, 1.0, size=(len(y), n_features - 1))
+    x = centers[y] + rng.normal(0.0, 1.0, size=(len(y), n_features))
     order = rng.permutation(len(y))
-    x, y = x[order], y[order]
-    x = np.column_stack([np.arange(len(y)), x]).astype(np.float32)
+    x, y = x[order].astype(np.float32), y[order]
+    if index_column:
+        x[:, 0] = np.arange(len(y))
     classes = tuple(f"c{i}" for i in range(n_classes))
     return Dataset.from_arrays("blobs", x, y, classes=classes)
 

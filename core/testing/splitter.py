@@ -23,7 +23,7 @@ class SplitterConformance(ComponentConformance):
     kind = "splitter"
 
     def dataset(self) -> Dataset:
-        return blobs(n_per_class=30)
+        return blobs(n_per_class=30, index_column=True)
 
     @pytest.fixture(scope="class")
     @classmethod
