@@ -19,6 +19,9 @@ def main(argv: list[str] | None = None) -> None:
     args = [a for a in args if a not in ("-v", "--verbose")]
     if verbose:
         os.environ["HYDRA_FULL_ERROR"] = "1"
+    from hyperplug.plugin_manager import warn_on_stderr
+
+    warn_on_stderr()
     if args and args[0] in INSPECTION_COMMANDS:
         from hyperplug.commands import run_command
 

@@ -41,30 +41,36 @@ def _build(cfg: Any, kind: str) -> Any:
 
 
 def show_plugins(_: list[str], __: Any) -> int:
+    """Two tables: the plugins (distribution, version, hook API, status) and the component
+    options they add; then every problem, one full line each."""
+    from rich import box
     from rich.table import Table
 
     manager = get_plugin_manager()
     registry = manager.registry
-    table = Table(title="plugins", title_justify="left")
-    for column in ("plugin", "distribution", "version", "status", "components"):
-        table.add_column(column)
-    by_plugin: dict[str, list[str]] = {}
-    for entry in registry.entries():
-        by_plugin.setdefault(entry.plugin.name, []).append(
-            f"{entry.component.kind}:{entry.component.name}"
-        )
+    plugins = Table(title="plugins", title_justify="left", box=box.SIMPLE)
+    for column in ("plugin", "distribution", "version", "hook API", "status"):
+        plugins.add_column(column, no_wrap=True)
     for info in sorted(manager.plugins.values(), key=lambda p: p.name):
-        table.add_row(
-            info.name,
-            info.distribution,
-            info.version,
-            info.status,
-            ", ".join(by_plugin.get(info.name, [])) or (info.error or "-"),
+        plugins.add_row(info.name, info.distribution, info.version, info.api or "-", info.status)
+    components = Table(
+        title="components (choose with KIND=NAME)", title_justify="left", box=box.SIMPLE
+    )
+    components.add_column("option", no_wrap=True)
+    components.add_column("plugin", no_wrap=True)
+    components.add_column("description", overflow="fold")
+    for entry in registry.entries():
+        component = entry.component
+        components.add_row(
+            f"{component.kind}={component.name}", entry.plugin.name, component.description or "-"
         )
     console = _console()
-    console.print(table)
+    console.print(plugins)
+    console.print(components)
+    if registry.problems:
+        console.print("problems:", markup=False, highlight=False)
     for problem in registry.problems:
-        console.print(f"problem: {problem}", markup=False, highlight=False)
+        console.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
     return 0
 
 

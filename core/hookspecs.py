@@ -6,7 +6,7 @@ a list of ``hyperplug.components.Component``; the component's ``config_class`` b
 a Hydra config group option automatically. Lifecycle hooks observe a study and must
 not raise: an observer that fails is reported and the study goes on.
 
-Documented in docs/hooks.md; ``tests/test_hookspecs.py`` fails when a hook lacks docs or
+Documented in docs/hooks.md; ``tests/core/test_hooks_documented.py`` fails when a hook lacks docs or
 a test.
 """
 

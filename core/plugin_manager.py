@@ -1,8 +1,10 @@
 """Finding, loading and guarding plugins.
 
 Plugins are modules named by entry points in group ``hyperplug``. Loading is guarded:
-a plugin that fails to import, or whose hook raises, is recorded as a problem naming
-the entry point and its distribution, and every other plugin still loads. Users block
+a plugin that fails to import, is built for another hook API version, implements a hook
+that does not exist, or whose hook raises, is recorded as a problem naming the entry point
+and its distribution, and every other plugin still loads. Each problem is logged once as a
+warning (the CLI prints them as ``hyperplug: warning: ...`` lines on stderr). Users block
 plugins by entry-point name with ``HYPERPLUG_DISABLE_PLUGINS=name1,name2``.
 """
 
@@ -20,6 +22,7 @@ import attrs
 import pluggy
 
 from hyperplug import hookspecs
+from hyperplug.api_version import api_problem, declared_api
 from hyperplug.components import KINDS, Component
 from hyperplug.errors import ConfigError, PluginError, did_you_mean
 
@@ -52,6 +55,7 @@ class PluginInfo:
     version: str
     status: str  # "loaded", "failed" or "disabled"
     error: str | None = None
+    api: str | None = None  # the HYPERPLUG_API the module declares
 
     @property
     def label(self) -> str:
@@ -67,6 +71,19 @@ class RegisteredComponent:
 def disabled_plugin_names() -> set[str]:
     raw = os.environ.get(DISABLE_ENV, "")
     return {name.strip() for name in raw.split(",") if name.strip()}
+
+
+def warn_on_stderr() -> None:
+    """Print plugin warnings as ``hyperplug: warning: ...`` lines on stderr (the CLI).
+
+    The handler is on this module's logger and does not propagate, so the lines look the
+    same whatever logging a Hydra job configures (Hydra's console handler is stdout)."""
+    if log.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("hyperplug: warning: %(message)s"))
+    log.addHandler(handler)
+    log.propagate = False
 
 
 def _error_line(exc: BaseException) -> str:
@@ -130,6 +147,7 @@ class PluginManager:
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, PluginInfo] = {}
         self._registry: Registry | None = None
+        self._warned: set[str] = set()
 
     # ------------------------------------------------------------------ loading
 
@@ -146,26 +164,69 @@ class PluginManager:
                 continue
             try:
                 module = ep.load()
-                self.pm.register(module, name=ep.name)
             except Exception as exc:  # a broken plugin must not break the others
                 self._fail(info, f"failed to load: {_error_line(exc)}")
                 continue
+            info = attrs.evolve(info, api=_api_label(module))
+            problem = self._admit(module, ep.name)
+            if problem:
+                self._fail(info, problem)
+                continue
             self.plugins[ep.name] = info
+        self._registry = None
 
     def register(self, plugin: ModuleType | object, name: str, distribution: str = "local") -> None:
-        """Register a plugin object directly (Python API, tests): same rules as entry points."""
-        if name in disabled_plugin_names():
-            self.plugins[name] = PluginInfo(name, repr(plugin), distribution, "-", "disabled")
-            return
-        self.pm.register(plugin, name=name)
-        self.plugins[name] = PluginInfo(
-            name, getattr(plugin, "__name__", repr(plugin)), distribution, "-", "loaded"
+        """Register a plugin object directly (Python API, tests): same rules as entry points,
+        but a plugin that cannot be admitted raises ``PluginError``."""
+        info = PluginInfo(
+            name,
+            getattr(plugin, "__name__", repr(plugin)),
+            distribution,
+            "-",
+            "loaded",
+            api=_api_label(plugin),
         )
+        if name in disabled_plugin_names():
+            self.plugins[name] = attrs.evolve(info, status="disabled")
+            return
+        problem = self._admit(plugin, name)
+        if problem:
+            raise PluginError(f"{info.label} {problem}")
+        self.plugins[name] = info
         self._registry = None
+
+    def _admit(self, plugin: ModuleType | object, name: str) -> str | None:
+        """Register ``plugin`` with pluggy if its hook API and hooks fit; else why not."""
+        problem = api_problem(declared_api(plugin))
+        if problem:
+            return problem
+        try:
+            self.pm.register(plugin, name=name)
+        except Exception as exc:  # pluggy rejects hook implementations with unknown arguments
+            return f"failed to load: {_error_line(exc)}"
+        unknown = sorted(
+            caller.name
+            for caller in self.pm.get_hookcallers(plugin) or []
+            if not caller.has_spec()
+            and any(
+                impl.plugin is plugin and not impl.optionalhook for impl in caller.get_hookimpls()
+            )
+        )
+        if unknown:
+            self.pm.unregister(plugin)
+            hook = unknown[0]
+            return f"implements unknown hook '{hook}'{did_you_mean(hook, _hook_names())}"
+        return None
 
     def _fail(self, info: PluginInfo, message: str) -> None:
         self.plugins[info.name] = attrs.evolve(info, status="failed", error=message)
-        log.warning("%s %s", info.label, message)
+        self._warn(f"{info.label} {message}")
+
+    def _warn(self, message: str) -> None:
+        """Log a problem once per manager, however often the registry is rebuilt."""
+        if message not in self._warned:
+            self._warned.add(message)
+            log.warning("%s", message)
 
     # ------------------------------------------------------------------ registry
 
@@ -173,6 +234,8 @@ class PluginManager:
     def registry(self) -> Registry:
         if self._registry is None:
             self._registry = self._collect()
+            for problem in self._registry.problems:
+                self._warn(problem)
         return self._registry
 
     def _collect(self) -> Registry:
@@ -212,6 +275,15 @@ class PluginManager:
     def notify(self, hook_name: str, **kwargs: Any) -> None:
         """Call a lifecycle hook on every observer, guarded like ``call_each``."""
         self.call_each(hook_name, **kwargs)
+
+
+def _api_label(plugin: object) -> str | None:
+    declared = declared_api(plugin)
+    return None if declared is None else str(declared)
+
+
+def _hook_names() -> list[str]:
+    return [name for name in vars(hookspecs) if hasattr(getattr(hookspecs, name), "hyperplug_spec")]
 
 
 @functools.cache

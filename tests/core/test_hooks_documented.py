@@ -1,4 +1,5 @@
-"""Every hook in hookspecs.py is documented in docs/hooks.md and used by a test."""
+"""Every hook in hookspecs.py is documented in docs/hooks.md, shown with its signature and
+an example in the plugin guide (docs/plugins.md), and used by a test."""
 
 from __future__ import annotations
 
@@ -28,6 +29,18 @@ def test_every_hook_has_a_docs_section() -> None:
     sections = set(re.findall(r"^### (\w+)$", docs, flags=re.MULTILINE))
     missing = sorted(set(hook_names()) - sections)
     assert not missing, f"hooks without a section in docs/hooks.md: {missing}"
+
+
+def test_the_plugin_guide_shows_every_hook_with_its_signature_and_an_example() -> None:
+    guide = (ROOT / "docs" / "plugins.md").read_text()
+    missing = []
+    for name in hook_names():
+        params = ", ".join(inspect.signature(getattr(hookspecs, name)).parameters)
+        signature = f"`{name}({params})"
+        example = re.search(rf"@hookimpl\ndef {name}\({re.escape(params)}\):", guide)
+        if signature not in guide or not example:
+            missing.append(name)
+    assert not missing, f"hooks without a signature and an example in docs/plugins.md: {missing}"
 
 
 def test_every_hook_is_used_by_a_test() -> None:

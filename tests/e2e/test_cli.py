@@ -121,7 +121,7 @@ def test_multirun_jobs_join_one_study_and_the_winner_is_versioned_once(tmp_path:
 def test_plugins_lists_built_ins_with_their_distribution(tmp_path: Path) -> None:
     result = hyperplug(tmp_path, "plugins")
     assert result.returncode == 0, result.stderr
-    assert "trainer:mlp" in result.stdout and "tracker:sqlite" in result.stdout
+    assert "trainer=mlp" in result.stdout and "tracker=sqlite" in result.stdout
     assert "hyperplug" in result.stdout and "loaded" in result.stdout
 
 

@@ -1,0 +1,80 @@
+"""Every built-in component passes the conformance suite of its kind, as a plugin must."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hyperplug.testing import (
+    BackendConformance,
+    DatasetConformance,
+    SplitterConformance,
+    TrackerConformance,
+    TrainerConformance,
+    VcsConformance,
+)
+
+
+class TestMLPTrainer(TrainerConformance):
+    component = "mlp"
+    invalid_config = {"lr": -0.1, "epochs": 0, "activation": "relux", "hidden_layers": [0]}
+
+    def config(self, tmp_path: Path) -> dict[str, Any]:
+        return {"hidden_layers": [16], "epochs": 4, "lr": 0.05, "batch_size": 16}
+
+
+class TestDigitsDataset(DatasetConformance):
+    component = "digits"
+
+
+class TestCSVDataset(DatasetConformance):
+    component = "csv"
+    invalid_config = {"label_column": "", "delimiter": ";;"}
+
+    def config(self, tmp_path: Path) -> dict[str, Any]:
+        path = tmp_path / "data.csv"
+        path.write_text("a,b,label\n0.5,1,cat\n1.5,2,dog\n2.5,3,cat\n")
+        return {"path": str(path)}
+
+    def broken_config(self, tmp_path: Path) -> dict[str, Any]:
+        return {"path": str(tmp_path / "missing.csv")}
+
+
+class TestNPZDataset(DatasetConformance):
+    component = "npz"
+    invalid_config = {"x_key": ""}
+
+    def config(self, tmp_path: Path) -> dict[str, Any]:
+        path = tmp_path / "data.npz"
+        np.savez(path, x=np.arange(12, dtype=np.float32).reshape(6, 2), y=np.array([0, 1] * 3))
+        return {"path": str(path)}
+
+    def broken_config(self, tmp_path: Path) -> dict[str, Any]:
+        path = tmp_path / "objects.npz"
+        np.savez(path, x=np.array([{"a": 1}], dtype=object), y=np.array([0]))
+        return {"path": str(path)}
+
+
+class TestStratifiedSplitter(SplitterConformance):
+    component = "stratified"
+    invalid_config = {"val_size": 1.5, "seed": 0.5}
+
+
+class TestSQLiteTracker(TrackerConformance):
+    component = "sqlite"
+
+    def config(self, tmp_path: Path) -> dict[str, Any]:
+        return {"path": str(tmp_path / "hp.db")}
+
+
+class TestLocalStore(VcsConformance):
+    component = "store"
+
+    def config(self, tmp_path: Path) -> dict[str, Any]:
+        return {"root": str(tmp_path / "models")}
+
+
+class TestInlineBackend(BackendConformance):
+    component = "inline"

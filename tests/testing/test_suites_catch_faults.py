@@ -1,0 +1,136 @@
+"""The conformance suites fail components that break their kind's contract.
+
+Each faulty component below is real code with one or two deliberate faults; a pytest run
+of the suites on them (in a fresh process, with no conftest and no pytest plugins) must
+fail exactly the tests that check those faults.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+FAULTY = '''
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import numpy as np
+
+from hyperplug.components import Component
+from hyperplug.data import ArraySplit, Dataset, DataSplits
+from hyperplug.interfaces import Backend, DataSplitter, ModelTrainer
+from hyperplug.testing import BackendConformance, SplitterConformance, TrainerConformance
+
+
+@attrs.define
+class MajorityConfig:
+    name: str = "majority"
+    epochs: int = 3
+    lr: float = 0.1  # no validator: a negative value gets through
+
+
+class Majority(ModelTrainer):
+    """Predicts the most frequent class; ignores the reporter asking it to stop."""
+
+    def fit(self, data: DataSplits, report: Any) -> None:
+        self.n_classes = data.n_classes
+        self.label = int(np.bincount(data.train.y).argmax())
+        for epoch in range(1, self.config.epochs + 1):
+            scores = self.evaluate(data.val)
+            report(epoch, {"train_loss": 1.0, "val_loss": scores["loss"],
+                           "val_accuracy": scores["accuracy"]})
+
+    def evaluate(self, split: ArraySplit) -> dict[str, float]:
+        accuracy = float(np.mean(self.predict(split.x) == split.y))
+        return {"loss": 1.0 - accuracy, "accuracy": accuracy}
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.full(len(x), self.label, dtype=np.int64)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {"label": np.array([self.label])}
+
+    def model_info(self) -> dict[str, Any]:
+        return {"n_classes": self.n_classes}
+
+    @classmethod
+    def restore(cls, config: Any, state: Mapping[str, np.ndarray], info: Mapping[str, Any]):
+        trainer = cls(config)
+        trainer.label, trainer.n_classes = int(state["label"][0]), info["n_classes"]
+        return trainer
+
+
+class TestMajority(TrainerConformance):
+    component = Component("trainer", "majority", Majority, MajorityConfig, "majority class")
+    invalid_config = {"lr": -1.0}
+
+
+@attrs.define
+class HeadConfig:
+    name: str = "head"
+
+
+class Head(DataSplitter):
+    """Splits 50/20/20 and drops the last 10% of the rows."""
+
+    def __init__(self, config: HeadConfig) -> None:
+        self.config = config
+
+    def split_data(self, dataset: Dataset) -> DataSplits:
+        n = len(dataset)
+        cuts = [0, n // 2, n * 7 // 10, n * 9 // 10]
+        parts = [ArraySplit(dataset.x[a:b], dataset.y[a:b]) for a, b in zip(cuts, cuts[1:])]
+        return DataSplits(*parts, classes=dataset.classes, fingerprint=dataset.fingerprint)
+
+
+class TestHead(SplitterConformance):
+    component = Component("splitter", "head", Head, HeadConfig, "the head of the data")
+
+
+@attrs.define
+class LossyConfig:
+    name: str = "lossy"
+
+
+class Lossy(Backend):
+    """Runs every job but loses the last outcome."""
+
+    def __init__(self, config: LossyConfig) -> None:
+        self.config = config
+
+    def run(self, jobs, execute):
+        outcomes = [execute(job) for job in jobs]
+        yield from outcomes[:-1]
+
+
+class TestLossy(BackendConformance):
+    component = Component("backend", "lossy", Lossy, LossyConfig, "")
+'''
+
+EXPECTED_FAILURES = {
+    "TestMajority::test_learns_the_data",
+    "TestMajority::test_stops_when_report_returns_false",
+    "TestMajority::test_config_rejects_invalid_values_naming_the_key",
+    "TestHead::test_parts_are_disjoint_non_empty_and_cover_the_dataset",
+    "TestLossy::test_component_is_of_this_kind_and_described",
+    "TestLossy::test_runs_every_job_once_and_yields_every_outcome",
+}
+
+
+def test_the_suites_fail_exactly_the_broken_rules(tmp_path: Path) -> None:
+    (tmp_path / "test_faulty.py").write_text(textwrap.dedent(FAULTY))
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rf", "-p", "no:cacheprovider", "test_faulty.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    failed = set(re.findall(r"^FAILED test_faulty\.py::(\S+)", result.stdout, re.MULTILINE))
+    assert failed == EXPECTED_FAILURES, result.stdout[-3000:]
+    passed = int(re.search(r"(\d+) passed", result.stdout).group(1))
+    assert passed >= 12, result.stdout[-500:]
