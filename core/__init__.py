@@ -30,6 +30,8 @@ _LAZY = {
     "load_model": "hyperplug.api",
     "run_study": "hyperplug.study",
     "Component": "hyperplug.components",
+    "report": "hyperplug.reporting",
+    "TrialStopped": "hyperplug.reporting",
 }
 
 __all__ = ["HOOK_API_VERSION", "__version__", "hookimpl", *_LAZY]
