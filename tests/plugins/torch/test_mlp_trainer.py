@@ -140,6 +140,14 @@ def test_defaults() -> None:
         "epochs": 10,
         "seed": 0,
         "threads": 0,
+        "device": "auto",
+        "precision": "fp32",
+        "grad_clip": 0.0,
+        "lr_schedule": "none",
+        "warmup_epochs": 0,
+        "lr_step_size": 30,
+        "lr_gamma": 0.1,
+        "label_smoothing": 0.0,
     }
     assert MLPConfig().hidden_layers is not config.hidden_layers
 
