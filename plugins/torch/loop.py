@@ -145,7 +145,7 @@ def train_epoch(
     for xb, yb in batches:
         xb, yb = runtime.batch(xb), yb.to(runtime.device, non_blocking=True)
         if transform is not None:
-            xb = transform(xb, batches.generator)
+            xb = runtime.batch(transform(xb, batches.generator))
         optimizer.zero_grad(set_to_none=True)
         with autocast():
             loss = F.cross_entropy(model(xb), yb, label_smoothing=config.label_smoothing)

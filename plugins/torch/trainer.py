@@ -43,6 +43,9 @@ class TorchTrainer(ModelTrainer):
         """Turn a numpy batch into the float32 tensor the network takes."""
         return torch.from_numpy(np.require(x, dtype=np.float32, requirements=["C", "W"]))
 
+    def prepare_model(self, model: nn.Module, train_x: torch.Tensor) -> None:
+        """Adjust a freshly built model to the training inputs (by default: nothing)."""
+
     def make_runtime(self) -> Runtime:
         """The device and precision to train and predict with."""
         return Runtime.create(self.config.device, self.config.precision)
@@ -65,7 +68,9 @@ class TorchTrainer(ModelTrainer):
         loop.configure_torch(self.config)
         train, val = self._tensors(data.train), self._tensors(data.val)
         self.runtime = self.make_runtime()
-        self.model = self.runtime.place(self.build_model(self.input_shape, len(self.classes)))
+        model = self.build_model(self.input_shape, len(self.classes))
+        self.prepare_model(model, train[0])
+        self.model = self.runtime.place(model)
         loop.fit(
             self.model,
             self.config,

@@ -72,7 +72,8 @@ def test_hookimpl_registers_the_mlp_trainer() -> None:
     manager = pluggy.PluginManager("hyperplug")
     manager.add_hookspecs(hookspecs)
     manager.register(torch_plugin)
-    [[component]] = manager.hook.register_trainers()
+    [components] = manager.hook.register_trainers()
+    component = components[0]
     assert (component.kind, component.name, component.config_class) == ("trainer", "mlp", MLPConfig)
     trainer = component.build(MLPConfig())
     assert isinstance(trainer, MLPTrainer)
