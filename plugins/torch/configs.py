@@ -205,6 +205,14 @@ class ImageModelConfig(TrainingConfig):
     workers: int = attrs.field(default=0, validator=non_negative_int)
     pin_memory: bool = True
 
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        if self.pretrained is True:  # fail now, not in the trial, when no weights are at hand
+            from hyperplug.plugins.torch.timm_models import pretrained_args
+            from hyperplug.plugins.torch.variants import resolve_variant
+
+            pretrained_args(resolve_variant(self.variant)[0], True, self.allow_download)
+
 
 @attrs.define
 class ResNetConfig(ImageModelConfig):

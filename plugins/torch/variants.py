@@ -46,7 +46,8 @@ def check_variant(family: str, variant: str) -> None:
     name, _ = resolve_variant(variant)
     if timm.is_model(name.split(".", 1)[0]):
         return
-    close = difflib.get_close_matches(variant, [*NAMED[family], *timm.list_models()], n=3)
+    candidates = dict.fromkeys([*NAMED[family], *timm.list_models()])
+    close = difflib.get_close_matches(variant, list(candidates), n=3)
     hint = f" (close names: {', '.join(close)})" if close else ""
     raise ValueError(
         f"trainer.variant: {variant!r} is neither a named {family} variant "
