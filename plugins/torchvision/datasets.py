@@ -74,13 +74,14 @@ class MNISTFamily(DatasetSource):
 
 
 class _ArrayUnpickler(pickle.Unpickler):
-    """Rebuilds dicts, lists, strings, bytes and numpy arrays; refuses anything else."""
+    """Rebuilds dicts, lists, strings, bytes and numpy arrays; refuses any other global."""
 
     ALLOWED = {
         ("numpy.core.multiarray", "_reconstruct"),
         ("numpy._core.multiarray", "_reconstruct"),
         ("numpy", "ndarray"),
         ("numpy", "dtype"),
+        ("_codecs", "encode"),  # how protocol-2 pickles written by Python 3 store bytes
         ("numpy.core.numeric", "_frombuffer"),
         ("numpy._core.numeric", "_frombuffer"),
     }
