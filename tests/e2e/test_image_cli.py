@@ -12,7 +12,7 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 HYPERPLUG = str(Path(sys.executable).parent / "hyperplug")
-TINY = ["dataset=digits_images", "dataset.max_samples=60", "trainer.epochs=1"]
+TINY = ["dataset=digits_images", "dataset.max_samples=90", "trainer.epochs=1"]
 
 
 def hyperplug(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
