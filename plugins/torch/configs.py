@@ -8,74 +8,104 @@ with a message naming the ``trainer.<field>`` key.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import attrs
 
-from hyperplug.errors import did_you_mean
+from hyperplug.plugins.torch.variants import check_variant, patch_size
+from hyperplug.validators import (
+    Validator,
+    integer,
+    is_int,
+    non_negative,
+    non_negative_int,
+    one_of,
+    positive,
+    positive_int,
+    probability,
+    require,
+)
 
 ACTIVATIONS: tuple[str, ...] = ("relu", "gelu", "tanh", "sigmoid", "leaky_relu", "silu")
 OPTIMIZERS: tuple[str, ...] = ("adam", "adamw", "sgd")
 
-Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _require(test: Callable[[Any], bool], requirement: str) -> Validator:
-    """A validator raising ``trainer.<field> must be <requirement>, got <value>``."""
-
-    def validate(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if not test(value):
-            raise ValueError(f"trainer.{attribute.name} must be {requirement}, got {value!r}")
-
-    return validate
-
-
-def one_of(choices: tuple[str, ...]) -> Validator:
-    """A validator accepting only ``choices``, suggesting the closest on a typo."""
-
-    def validate(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if value not in choices:
-            raise ValueError(
-                f"trainer.{attribute.name} must be one of {', '.join(choices)}, got {value!r}"
-                + did_you_mean(str(value), choices)
-            )
-
-    return validate
-
-
-positive = _require(lambda v: _is_number(v) and v > 0, "> 0")
-non_negative = _require(lambda v: _is_number(v) and v >= 0, ">= 0")
-positive_int = _require(lambda v: _is_int(v) and v > 0, "an integer > 0")
-non_negative_int = _require(lambda v: _is_int(v) and v >= 0, "an integer >= 0")
-integer = _require(_is_int, "an integer")
-probability = _require(lambda v: _is_number(v) and 0 <= v < 1, "in [0, 1)")
-layer_sizes = _require(
-    lambda v: isinstance(v, (list, tuple)) and all(_is_int(n) and n > 0 for n in v),
+layer_sizes = require(
+    lambda v: isinstance(v, list | tuple) and all(is_int(n) and n > 0 for n in v),
     "a list of integers > 0",
 )
 
 
-@attrs.define
-class MLPConfig:
-    """A multi-layer perceptron on flattened inputs.
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
+LR_SCHEDULES: tuple[str, ...] = ("none", "cosine", "step")
+AUGMENTS: tuple[str, ...] = ("none", "flip_crop")
+#: weight files ``trainer.pretrained`` may name: never unpickled beyond tensors
+WEIGHT_SUFFIXES: tuple[str, ...] = (".safetensors", ".pth", ".pt", ".bin")
+#: timm arguments the trainer sets itself, from the data or its own keys
+MANAGED_KWARGS: dict[str, str] = {
+    "num_classes": "the number of classes comes from the data",
+    "in_chans": "set trainer.in_chans",
+    "img_size": "set trainer.img_size",
+    "pretrained": "set trainer.pretrained",
+}
 
-    ``hidden_layers=[]`` is a linear (softmax regression) model. ``momentum`` is used by
-    ``sgd`` only. ``threads=0`` leaves torch's thread count as it is.
+
+def _device_exists(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    one_of(DEVICES)(instance, attribute, value)
+    if value in ("cuda", "mps"):
+        from hyperplug.plugins.torch.runtime import require_device
+
+        require_device(value)
+
+
+def _weights(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """``false``, ``true`` (timm's weights, from the cache) or a local weight file."""
+    if isinstance(value, bool):
+        return
+    if not isinstance(value, str) or not value:
+        raise ValueError(
+            f"trainer.pretrained must be false, true or a path to a weight file, got {value!r}"
+        )
+    path = Path(value).expanduser()
+    if path.suffix not in WEIGHT_SUFFIXES:
+        raise ValueError(
+            f"trainer.pretrained: {value} must be a {', '.join(WEIGHT_SUFFIXES)} weight file"
+        )
+    if not path.is_file():
+        raise ValueError(f"trainer.pretrained: weight file not found: {value}")
+
+
+def _model_kwargs(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise ValueError(
+            f"trainer.model_kwargs must map timm argument names to values, got {value!r}"
+        )
+    for key, why in MANAGED_KWARGS.items():
+        if key in value:
+            raise ValueError(f"trainer.model_kwargs.{key} is not allowed: {why}")
+
+
+def _variant(family: str) -> Validator:
+    def validate(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"trainer.variant must be a model name, got {value!r}")
+        check_variant(family, value)
+
+    return validate
+
+
+@attrs.define
+class TrainingConfig:
+    """Options of the training loop shared by every torch trainer.
+
+    ``threads=0`` leaves torch's thread count as it is. ``device=auto`` takes CUDA, then
+    MPS, then the CPU. ``precision`` bf16/fp16 trains under autocast (fp16 with a
+    gradient scaler, on a GPU only). ``grad_clip`` is a max gradient norm (0: off).
+    ``lr_schedule`` is applied per epoch after ``warmup_epochs`` of linear warm-up;
+    ``step`` multiplies the lr by ``lr_gamma`` every ``lr_step_size`` epochs.
     """
 
-    name: str = "mlp"
-    hidden_layers: list[int] = attrs.field(factory=lambda: [128, 64], validator=layer_sizes)
-    activation: str = attrs.field(default="relu", validator=one_of(ACTIVATIONS))
-    dropout: float = attrs.field(default=0.0, validator=probability)
     optimizer: str = attrs.field(default="adam", validator=one_of(OPTIMIZERS))
     lr: float = attrs.field(default=1e-3, validator=positive)
     weight_decay: float = attrs.field(default=0.0, validator=non_negative)
@@ -84,3 +114,98 @@ class MLPConfig:
     epochs: int = attrs.field(default=10, validator=positive_int)
     seed: int = attrs.field(default=0, validator=integer)
     threads: int = attrs.field(default=0, validator=non_negative_int)
+    device: str = attrs.field(default="auto", validator=_device_exists)
+    precision: str = attrs.field(default="fp32", validator=one_of(PRECISIONS))
+    grad_clip: float = attrs.field(default=0.0, validator=non_negative)
+    lr_schedule: str = attrs.field(default="none", validator=one_of(LR_SCHEDULES))
+    warmup_epochs: int = attrs.field(default=0, validator=non_negative_int)
+    lr_step_size: int = attrs.field(default=30, validator=positive_int)
+    lr_gamma: float = attrs.field(default=0.1, validator=positive)
+    label_smoothing: float = attrs.field(default=0.0, validator=probability)
+
+    def __attrs_post_init__(self) -> None:
+        if self.precision == "fp16":
+            from hyperplug.plugins.torch.runtime import resolve_device
+
+            if resolve_device(self.device).type == "cpu":
+                raise ValueError(
+                    "trainer.precision=fp16 needs a GPU (it trains with a gradient scaler); "
+                    "on the CPU use trainer.precision=bf16 or fp32"
+                )
+
+
+@attrs.define
+class MLPConfig(TrainingConfig):
+    """A multi-layer perceptron on flattened inputs.
+
+    ``hidden_layers=[]`` is a linear (softmax regression) model. ``momentum`` is used by
+    ``sgd`` only.
+    """
+
+    name: str = "mlp"
+    hidden_layers: list[int] = attrs.field(factory=lambda: [128, 64], validator=layer_sizes)
+    activation: str = attrs.field(default="relu", validator=one_of(ACTIVATIONS))
+    dropout: float = attrs.field(default=0.0, validator=probability)
+
+
+@attrs.define
+class ImageModelConfig(TrainingConfig):
+    """A timm image classifier on (n, C, H, W) inputs.
+
+    ``variant`` is a named variant or any timm model name; ``model_kwargs`` go to
+    ``timm.create_model`` (depth, embed_dim, patch_size, drop_rate, ...). ``img_size=0``
+    keeps the data's size, otherwise inputs are resized to it. ``in_chans=0`` takes the
+    data's channel count; a non-zero value must match it. ``pretrained`` is false, true
+    (timm's weights, from the local cache unless ``allow_download``) or a local weight
+    file. ``normalize`` standardises each channel with the training split's mean and
+    std (kept in the model's weights); ``augment=flip_crop`` flips and shifts training
+    batches. ``workers>0`` feeds batches through a DataLoader with that many worker
+    processes (``pin_memory`` on a GPU); 0 slices the in-memory tensors, the fastest.
+    """
+
+    variant: str = "resnet18_cifar"
+    pretrained: Any = attrs.field(default=False, validator=_weights)
+    allow_download: bool = False
+    model_kwargs: dict[str, Any] = attrs.field(factory=dict, validator=_model_kwargs)
+    img_size: int = attrs.field(default=0, validator=non_negative_int)
+    in_chans: int = attrs.field(default=0, validator=non_negative_int)
+    normalize: bool = True
+    augment: str = attrs.field(default="none", validator=one_of(AUGMENTS))
+    channels_last: bool = False
+    workers: int = attrs.field(default=0, validator=non_negative_int)
+    pin_memory: bool = True
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        if self.pretrained is True:  # fail now, not in the trial, when no weights are at hand
+            from hyperplug.plugins.torch.timm_models import pretrained_args
+            from hyperplug.plugins.torch.variants import resolve_variant
+
+            pretrained_args(resolve_variant(self.variant)[0], True, self.allow_download)
+
+
+@attrs.define
+class ResNetConfig(ImageModelConfig):
+    """A timm ResNet. ``<name>_cifar`` variants use a 3x3 stride-1 stem and no max-pool,
+    which suits images of 8-64 pixels."""
+
+    name: str = "resnet"
+    variant: str = attrs.field(default="resnet18_cifar", validator=_variant("resnet"))
+
+
+@attrs.define
+class ViTConfig(ImageModelConfig):
+    """A timm Vision Transformer; ``img_size`` must be divisible by the patch size."""
+
+    name: str = "vit"
+    variant: str = attrs.field(default="vit_tiny_patch16_224", validator=_variant("vit"))
+    img_size: int = attrs.field(default=32, validator=non_negative_int)
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        patch = patch_size(self.variant, self.model_kwargs)
+        if self.img_size and patch and self.img_size % patch:
+            raise ValueError(
+                f"trainer.img_size {self.img_size} is not divisible by the patch size {patch} "
+                f"of {self.variant}"
+            )

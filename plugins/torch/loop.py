@@ -1,15 +1,16 @@
 """The epoch loop shared by the torch trainers.
 
-Built for speed on in-memory data: the split is one preloaded tensor, each epoch is
-one ``randperm`` from a generator seeded by the config, batches are views of the
-shuffled tensors (no DataLoader, no worker processes), and losses are summed as
-tensors so that nothing waits on ``.item()`` until the epoch ends.
+Built for speed on in-memory data: the split is one preloaded tensor (moved to the
+device once), each epoch is one ``randperm`` from a generator seeded by the config,
+batches are views of the shuffled tensors, and losses are summed as tensors so that
+nothing waits on ``.item()`` until the epoch ends. ``workers > 0`` swaps the slicing
+for a DataLoader whose worker processes gather whole batches.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
 import torch
@@ -17,6 +18,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from hyperplug.interfaces import Reporter
+from hyperplug.plugins.torch.runtime import Runtime
+
+#: a training-batch augmentation: (batch, generator) -> batch
+Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
 class TrainingConfig(Protocol):
@@ -30,6 +35,12 @@ class TrainingConfig(Protocol):
     epochs: int
     seed: int
     threads: int
+    grad_clip: float
+    lr_schedule: str
+    warmup_epochs: int
+    lr_step_size: int
+    lr_gamma: float
+    label_smoothing: float
 
 
 def configure_torch(config: TrainingConfig) -> None:
@@ -53,53 +64,131 @@ def make_optimizer(
     raise ValueError(f"unknown optimizer {config.optimizer!r}")
 
 
+def lr_factor(config: TrainingConfig, epoch: int) -> float:
+    """The multiplier of ``config.lr`` during ``epoch`` (counted from 0).
+
+    Warm-up rises linearly to 1 over ``warmup_epochs``; then ``cosine`` decays to 0 at
+    the last epoch and ``step`` multiplies by ``lr_gamma`` every ``lr_step_size`` epochs.
+    """
+    warmup = config.warmup_epochs
+    if epoch < warmup:
+        return (epoch + 1) / (warmup + 1)
+    since = epoch - warmup
+    if config.lr_schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * since / max(1, config.epochs - warmup)))
+    if config.lr_schedule == "step":
+        return config.lr_gamma ** (since // config.lr_step_size)
+    return 1.0
+
+
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, config: TrainingConfig
+) -> torch.optim.lr_scheduler.LambdaLR | None:
+    if config.lr_schedule == "none" and config.warmup_epochs == 0:
+        return None
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: lr_factor(config, epoch))
+
+
+class Batches:
+    """Shuffled training batches, one pass per iteration, from a seeded generator."""
+
+    def __init__(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_size: int,
+        generator: torch.Generator,
+        workers: int = 0,
+        pin_memory: bool = False,
+    ) -> None:
+        self.x, self.y, self.batch_size, self.generator = x, y, batch_size, generator
+        self.loader: torch.utils.data.DataLoader | None = None
+        if workers:
+            from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
+
+            data = TensorDataset(x, y)  # indexed by a list of indices: a whole batch at once
+            sampler = BatchSampler(RandomSampler(data, generator=generator), batch_size, False)
+            self.loader = DataLoader(
+                data,
+                sampler=sampler,
+                batch_size=None,
+                num_workers=workers,
+                pin_memory=pin_memory,
+                persistent_workers=True,
+            )
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        if self.loader is not None:
+            yield from self.loader
+            return
+        order = torch.randperm(len(self.y), generator=self.generator).to(self.y.device)
+        x, y = self.x[order], self.y[order]
+        for start in range(0, len(y), self.batch_size):
+            yield x[start : start + self.batch_size], y[start : start + self.batch_size]
+
+
 def train_epoch(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    batch_size: int,
-    generator: torch.Generator,
+    batches: Batches,
+    config: TrainingConfig,
+    runtime: Runtime,
+    transform: Transform | None = None,
 ) -> float:
-    """One pass over ``x`` in shuffled batches; the mean training loss per sample."""
+    """One pass over ``batches``; the mean training loss per sample."""
     model.train()
-    order = torch.randperm(len(y), generator=generator)
-    x, y = x[order], y[order]
-    total = torch.zeros(())
-    for start in range(0, len(y), batch_size):
-        xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+    autocast, scaler = runtime.autocast, runtime.scaler
+    total = torch.zeros((), device=runtime.device)
+    for xb, yb in batches:
+        xb, yb = runtime.batch(xb), yb.to(runtime.device, non_blocking=True)
+        if transform is not None:
+            xb = runtime.batch(transform(xb, batches.generator))
         optimizer.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(xb), yb)
-        loss.backward()
-        optimizer.step()
+        with autocast():
+            loss = F.cross_entropy(model(xb), yb, label_smoothing=config.label_smoothing)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            if config.grad_clip:
+                scaler.unscale_(optimizer)
+                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            if config.grad_clip:
+                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
         total += loss.detach() * len(yb)
-    return total.item() / len(y)
+    return total.item() / len(batches)
 
 
 def evaluate(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int, runtime: Runtime
 ) -> tuple[float, float]:
     """Mean cross-entropy loss and accuracy of ``model`` on ``x``/``y``."""
     if len(y) == 0:
         return math.nan, math.nan
     model.eval()
-    loss = torch.zeros((), dtype=torch.float64)
-    correct = torch.zeros((), dtype=torch.int64)
-    with torch.inference_mode():
+    loss = torch.zeros((), dtype=torch.float64, device=runtime.device)
+    correct = torch.zeros((), dtype=torch.int64, device=runtime.device)
+    with torch.inference_mode(), runtime.autocast():
         for start in range(0, len(y), batch_size):
-            logits = model(x[start : start + batch_size])
-            yb = y[start : start + batch_size]
+            logits = model(runtime.batch(x[start : start + batch_size])).float()
+            yb = y[start : start + batch_size].to(runtime.device)
             loss += F.cross_entropy(logits, yb, reduction="sum")
             correct += (logits.argmax(dim=1) == yb).sum()
     return loss.item() / len(y), correct.item() / len(y)
 
 
-def predict(model: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """Class indices, computed in batches under ``inference_mode``."""
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int, runtime: Runtime) -> torch.Tensor:
+    """Class indices (on the CPU), computed in batches under ``inference_mode``."""
     model.eval()
-    with torch.inference_mode():
+    with torch.inference_mode(), runtime.autocast():
         parts = [
-            model(x[start : start + batch_size]).argmax(dim=1)
+            model(runtime.batch(x[start : start + batch_size])).argmax(dim=1).cpu()
             for start in range(0, len(x), batch_size)
         ]
     return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.int64)
@@ -120,22 +209,36 @@ def fit(
     val: tuple[torch.Tensor, torch.Tensor],
     report: Reporter,
     eval_batch_size: int,
+    runtime: Runtime,
+    *,
+    transform: Transform | None = None,
+    workers: int = 0,
+    pin_memory: bool = False,
 ) -> None:
     """Train for ``config.epochs`` epochs, reporting after each (epochs count from 1).
 
-    After every epoch the model is evaluated on ``val`` and ``report`` gets
-    ``train_loss``, ``val_loss`` and ``val_accuracy``. The weights of the best epoch by
-    ``report.perf_metric``/``report.mode`` are kept and put back at the end (the last
-    epoch's weights stay if that metric is not among the reported ones). Training stops
-    early when ``report`` returns False.
+    ``model`` must already be on ``runtime``'s device. After every epoch the model is
+    evaluated on ``val`` and ``report`` gets ``train_loss``, ``val_loss`` and
+    ``val_accuracy``. The weights of the best epoch by ``report.perf_metric``/
+    ``report.mode`` are kept and put back at the end (the last epoch's weights stay if
+    that metric is not among the reported ones). Training stops early when ``report``
+    returns False. Without workers the splits are moved to the device once.
     """
     optimizer = make_optimizer(model.parameters(), config)
+    scheduler = make_scheduler(optimizer, config)
     generator = torch.Generator().manual_seed(config.seed)
+    if not workers:
+        train = (train[0].to(runtime.device), train[1].to(runtime.device))
+    val = (val[0].to(runtime.device), val[1].to(runtime.device))
+    pin = pin_memory and runtime.device.type == "cuda"
+    batches = Batches(*train, config.batch_size, generator, workers, pin)
     best_value: float | None = None
     best_state: dict[str, torch.Tensor] | None = None
     for epoch in range(1, config.epochs + 1):
-        train_loss = train_epoch(model, optimizer, *train, config.batch_size, generator)
-        val_loss, val_accuracy = evaluate(model, *val, eval_batch_size)
+        train_loss = train_epoch(model, optimizer, batches, config, runtime, transform)
+        if scheduler is not None:
+            scheduler.step()
+        val_loss, val_accuracy = evaluate(model, *val, eval_batch_size, runtime)
         metrics = {"train_loss": train_loss, "val_loss": val_loss, "val_accuracy": val_accuracy}
         value = metrics.get(report.perf_metric)
         if value is not None and _improves(value, best_value, report.mode):

@@ -42,8 +42,8 @@ def test_help_lists_groups_options_and_commands_without_torch(tmp_path: Path) ->
     result = hyperplug(tmp_path, "--help")
     assert result.returncode == 0, result.stderr
     for text in (
-        "trainer: mlp",
-        "dataset: csv, digits, npz",
+        "trainer: mlp, resnet, vit",
+        "csv, digits, digits_images",
         "tracker: sqlite",
         "vcs: store",
         "experiment: digits_grid",

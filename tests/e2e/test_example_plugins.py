@@ -64,7 +64,7 @@ def test_xgboost_plugin_installs_runs_a_study_and_uninstalls(tmp_path: Path) -> 
     with installed("examples/hyperplug-xgboost", "hyperplug-xgboost"):
         help_text = hyperplug(tmp_path, "--help")
         assert help_text.returncode == 0 and help_text.stderr == ""
-        assert "trainer: mlp, xgboost" in help_text.stdout
+        assert "trainer: mlp, resnet, vit, xgboost" in help_text.stdout
         assert "experiment: digits_grid, xgboost_digits" in help_text.stdout
 
         listing = hyperplug(tmp_path, "plugins")
@@ -100,7 +100,7 @@ def test_xgboost_plugin_installs_runs_a_study_and_uninstalls(tmp_path: Path) -> 
         assert own_tests.returncode == 0, own_tests.stdout[-3000:]
 
     help_text = hyperplug(tmp_path, "--help")
-    assert "trainer: mlp\n" in help_text.stdout and "xgboost" not in help_text.stdout
+    assert "trainer: mlp, resnet, vit\n" in help_text.stdout and "xgboost" not in help_text.stdout
     gone = hyperplug(tmp_path, "trainer=xgboost")
     assert gone.returncode != 0 and "xgboost" in gone.stderr
 

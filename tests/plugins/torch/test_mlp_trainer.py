@@ -15,13 +15,13 @@ import numpy as np
 import pluggy
 import pytest
 import torch
-from omegaconf import OmegaConf
 from safetensors.numpy import load_file, save_file
 
 import hyperplug.plugins.torch as torch_plugin
 from hyperplug import hookspecs
+from hyperplug.config import make_config
 from hyperplug.data import ArraySplit, Dataset, DataSplits
-from hyperplug.errors import DataError
+from hyperplug.errors import ConfigError, DataError
 from hyperplug.interfaces import ModelTrainer
 from hyperplug.plugins.sklearn.configs import DigitsConfig, StratifiedSplitConfig
 from hyperplug.plugins.sklearn.digits import DigitsDataset
@@ -72,7 +72,8 @@ def test_hookimpl_registers_the_mlp_trainer() -> None:
     manager = pluggy.PluginManager("hyperplug")
     manager.add_hookspecs(hookspecs)
     manager.register(torch_plugin)
-    [[component]] = manager.hook.register_trainers()
+    [components] = manager.hook.register_trainers()
+    component = components[0]
     assert (component.kind, component.name, component.config_class) == ("trainer", "mlp", MLPConfig)
     trainer = component.build(MLPConfig())
     assert isinstance(trainer, MLPTrainer)
@@ -110,19 +111,18 @@ def test_importing_the_plugin_does_not_import_torch() -> None:
         ("weight_decay", -1e-4, "trainer.weight_decay must be >= 0"),
         ("momentum", -0.5, "trainer.momentum must be >= 0"),
         ("batch_size", 0, "trainer.batch_size must be an integer > 0, got 0"),
-        ("epochs", 2.5, "trainer.epochs must be an integer > 0, got 2.5"),
+        ("epochs", 2.5, "trainer.epochs: Value '2.5' of type 'float' could not be converted"),
         ("threads", -1, "trainer.threads must be an integer >= 0, got -1"),
     ],
 )
 def test_validators_name_the_field(field: str, value: object, message: str) -> None:
-    with pytest.raises(ValueError, match="^" + re.escape(message)):
-        MLPConfig(**{field: value})
+    with pytest.raises(ConfigError, match="^" + re.escape(message)):
+        make_config(MLPConfig, {field: value}, "trainer")
 
 
-def test_validators_run_when_omegaconf_builds_the_config() -> None:
-    node = OmegaConf.merge(OmegaConf.structured(MLPConfig()), {"lr": -0.1})
-    with pytest.raises(ValueError, match=r"trainer\.lr must be > 0, got -0\.1"):
-        OmegaConf.to_object(node)
+def test_a_grid_point_error_names_its_training_params_key() -> None:
+    with pytest.raises(ConfigError, match=r"^training_params\.mlp\.lr must be > 0, got -0\.1"):
+        make_config(MLPConfig, {"lr": -0.1}, "training_params.mlp")
 
 
 def test_defaults() -> None:
@@ -140,6 +140,14 @@ def test_defaults() -> None:
         "epochs": 10,
         "seed": 0,
         "threads": 0,
+        "device": "auto",
+        "precision": "fp32",
+        "grad_clip": 0.0,
+        "lr_schedule": "none",
+        "warmup_epochs": 0,
+        "lr_step_size": 30,
+        "lr_gamma": 0.1,
+        "label_smoothing": 0.0,
     }
     assert MLPConfig().hidden_layers is not config.hidden_layers
 
