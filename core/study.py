@@ -25,6 +25,7 @@ from hyperplug.config import StudySettings, configure, study_settings, to_plain
 from hyperplug.data import DataSplits
 from hyperplug.errors import ConfigError
 from hyperplug.interfaces import DataRecipe, ModelVersion, StudyRecord, TrialRecord
+from hyperplug.plots import write_plots
 from hyperplug.plugin_manager import PluginManager, get_plugin_manager
 from hyperplug.tuner import Tuner
 
@@ -46,6 +47,8 @@ class StudyResult:
     #: the study was already completed: nothing ran
     already_complete: bool = False
     study_dir: Path | None = None
+    #: PNG plots written to the study directory
+    plots: list[Path] = attrs.Factory(list)
 
     @property
     def best_value(self) -> float | None:
@@ -147,7 +150,7 @@ class Study:
         return tuner
 
 
-def result_of(tuner: Tuner, model: Any = None) -> StudyResult:
+def result_of(tuner: Tuner, model: Any = None, plots: list[Path] | None = None) -> StudyResult:
     assert tuner.study is not None
     return StudyResult(
         study=tuner.study,
@@ -164,6 +167,7 @@ def result_of(tuner: Tuner, model: Any = None) -> StudyResult:
         model=model,
         already_complete=tuner.already_complete,
         study_dir=tuner.study_dir,
+        plots=plots or [],
     )
 
 
@@ -177,9 +181,12 @@ def run_study(
         data = study.load_data()
         tuner.data_recipe = study.recipe(data)
         model = tuner.run_experiment(data)
+        assert tuner.study is not None
+        trials = tuner.metadata_tracker.list_trials(tuner.study.id)
+        plots = write_plots(tuner.study_dir, tuner.study, trials, tuner.metrics_tracker)
     finally:
         _close(tuner)
-    return result_of(tuner, model)
+    return result_of(tuner, model, plots)
 
 
 # --------------------------------------------------------------------------- sweeps
