@@ -177,14 +177,14 @@ class LocalBackend(Backend):
             self.driver.on_end(TrialEnd(worker.trial.trial_id, reason))
 
     def shutdown(self) -> None:
+        """Idle workers exit; busy or still-starting ones are killed (their trials are
+        over for the engine)."""
         for worker in self.workers:
-            try:
-                if worker.trial is None:
+            if worker.trial is None and worker.ready:
+                try:
                     worker.conn.send(("exit",))
-            except (OSError, BrokenPipeError):
-                pass
-        for worker in self.workers:
-            if worker.trial is None:
+                except OSError:
+                    pass
                 worker.process.join(self.config.shutdown_timeout_s)
             if worker.process.is_alive():
                 worker.process.kill()
