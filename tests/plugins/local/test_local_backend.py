@@ -77,8 +77,9 @@ def test_faults_in_workers_fail_their_trial_and_a_killed_worker_is_replaced(
     tracker: Any, store: Any, tmp_path: Path, digits_splits: Any
 ) -> None:
     backend = build("backend", name="local", n_workers=2)
-    study = tuner(tracker, store, tmp_path, ["none", "raise", "nan", "kill", "none"],
-                  backend=backend)
+    study = tuner(
+        tracker, store, tmp_path, ["none", "raise", "nan", "kill", "none"], backend=backend
+    )
     model = study.run_experiment(digits_splits)
     trials = tracker.list_trials(study.study.id)
     by_number = {t.number: t for t in trials}
@@ -100,7 +101,9 @@ def test_more_failures_than_max_failures_end_the_study(
 ) -> None:
     opt = build("optimizer", name="grid", max_failures=1)
     study = tuner(tracker, store, tmp_path, ["raise", "raise", "raise", "none"], optimizer=opt)
-    with pytest.raises(HyperplugError, match=r"2 trials failed, more than optimizer.max_failures=1"):
+    with pytest.raises(
+        HyperplugError, match=r"2 trials failed, more than optimizer.max_failures=1"
+    ):
         study.run_experiment(digits_splits)
     trials = tracker.list_trials(study.study.id)
     assert [t.status for t in trials] == ["failed", "failed"]
