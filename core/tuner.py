@@ -42,7 +42,7 @@ from hyperplug.interfaces import (
     VersionMeta,
 )
 from hyperplug.plugin_manager import PluginManager, get_plugin_manager
-from hyperplug.search_space import SearchSpace
+from hyperplug.search_space import Choice, Dimension, Fixed, SearchSpace
 from hyperplug.staging import is_staged, load_staged, remove_staged, study_dir, trial_dir
 from hyperplug.trainers import Algo, TrainerSpec, restore_model, trainer_spec, trial_config
 from hyperplug.trial_runner import execute_trial
@@ -286,14 +286,7 @@ class BaseHyperparameterTuner(abc.ABC):
                 self.configure_trial(trainer, params)
             return space
         for trainer, dims in space.trainers.items():
-            first = {}
-            for key, dim in dims.items():
-                first[key] = getattr(dim, "value", None)
-                if hasattr(dim, "values"):
-                    first[key] = dim.values[0]
-                elif hasattr(dim, "low"):
-                    first[key] = int(dim.low) if dim.integer else dim.low
-            self.configure_trial(trainer, first)
+            self.configure_trial(trainer, {key: _first(dim) for key, dim in dims.items()})
         return space
 
     def start_study(self) -> StudyRecord:
@@ -331,6 +324,15 @@ class BaseHyperparameterTuner(abc.ABC):
         return experiment.metrics.get(self.perf_metric)
 
 
+def _first(dim: Dimension) -> Any:
+    """A value of the dimension to check the trainer's config with up front."""
+    if isinstance(dim, Fixed):
+        return dim.value
+    if isinstance(dim, Choice):
+        return dim.values[0]
+    return int(dim.low) if dim.integer else dim.low
+
+
 def build_training_grid(params: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     """The cartesian product of ``params``' value lists, in key order."""
     keys = list(params)
@@ -363,7 +365,12 @@ class Tuner(BaseHyperparameterTuner):
         if study.status == "completed" and study.winner_version:
             self.already_complete = True
             return self.load_winner()
-        self.run_trials(space, data)
+        try:
+            self.run_trials(space, data)
+        except HyperplugError:
+            self.study = self.metadata_tracker.end_study(study.id, "failed")
+            self.manager.notify("on_study_end", study=self.study, winner=None)
+            raise
         return self.finish()
 
     def run_trials(self, space: SearchSpace, data: DataSplits, resume: bool = True) -> list[int]:

@@ -10,6 +10,7 @@ takes its place.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import signal
 from multiprocessing.connection import Connection, wait
@@ -181,10 +182,8 @@ class LocalBackend(Backend):
         over for the engine)."""
         for worker in self.workers:
             if worker.trial is None and worker.ready:
-                try:
+                with contextlib.suppress(OSError):
                     worker.conn.send(("exit",))
-                except OSError:
-                    pass
                 worker.process.join(self.config.shutdown_timeout_s)
             if worker.process.is_alive():
                 worker.process.kill()

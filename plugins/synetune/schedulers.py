@@ -75,6 +75,8 @@ class SchedulerSearch(Search):
         self.metric = metric
         self.trials: dict[int, Trial] = {}
         self._pending: dict[str, Any] | None = None
+        #: configs the study ran before: a seeded searcher proposes them again first
+        self._ran = [(past.trainer, past.params) for past in history]
         for index, past in zip(itertools.count(1), history):
             self._replay(-index, past)
 
@@ -91,11 +93,15 @@ class SchedulerSearch(Search):
         self.on_end(trial_id, past.status, last)
 
     def suggest(self) -> tuple[str, dict[str, Any]] | None:
-        suggestion = self.scheduler.suggest()
-        if suggestion is None:
-            return None
-        self._pending = suggestion.config
-        return decode(self.space, suggestion.config)
+        while True:
+            suggestion = self.scheduler.suggest()
+            if suggestion is None:
+                return None
+            point = decode(self.space, suggestion.config)
+            if point not in self._ran:
+                self._pending = suggestion.config
+                return point
+            self._ran.remove(point)
 
     def on_start(self, trial_id: int, trainer: str, params: Mapping[str, Any]) -> None:
         config = self._pending or encode(self.space, trainer, params)

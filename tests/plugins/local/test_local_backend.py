@@ -108,3 +108,4 @@ def test_more_failures_than_max_failures_end_the_study(
     trials = tracker.list_trials(study.study.id)
     assert [t.status for t in trials] == ["failed", "failed"]
     assert store.list_versions() == []
+    assert tracker.get_study(study.study_name).status == "failed"

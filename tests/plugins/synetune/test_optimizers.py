@@ -145,3 +145,40 @@ def test_bad_optimizer_configs_are_one_line_errors(node: dict[str, Any], message
     with pytest.raises(ConfigError) as info:
         optimizer(**node)
     assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_resumed_random_search_runs_new_configs_and_counts_the_old_ones(
+    tracker: Any, store: Any, tmp_path: Path, digits_splits: Any
+) -> None:
+    first = study(
+        tracker,
+        store,
+        tmp_path,
+        optimizer(name="random", max_trials=2, seed=5),
+        study_name="resumed",
+    )
+    first.start_study()
+    first.run_trials(first.search_space(), digits_splits)  # the process "dies" here
+    before = [t.params["lr"] for t in tracker.list_trials(first.study.id)]
+
+    second = study(
+        tracker,
+        store,
+        tmp_path,
+        optimizer(name="random", max_trials=4, seed=5),
+        study_name="resumed",
+    )
+    second.run_experiment(digits_splits)
+    lrs = [t.params["lr"] for t in tracker.list_trials(second.study.id)]
+    assert len(lrs) == 4 and lrs[:2] == before and len(set(lrs)) == 4
+
+
+def test_a_wall_time_budget_ends_the_study_early(
+    tracker: Any, store: Any, tmp_path: Path, digits_splits: Any
+) -> None:
+    space = {"mlp": {"lr": [0.01 + i / 1000 for i in range(30)], "hidden_layers": [[16]]}}
+    opt = optimizer(name="grid", max_wall_time_s=0.3)
+    tuner = study(tracker, store, tmp_path, opt, space)
+    tuner.run_experiment(digits_splits)
+    assert 1 <= len(tracker.list_trials(tuner.study.id)) < 30
+    assert tuner.study.status == "completed"
