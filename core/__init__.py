@@ -1,6 +1,6 @@
 """hyperplug: tune, track and version-control machine-learning models, built from plugins.
 
-``hyperplug.hookimpl`` is what plugins import; the Python API (``GridTuner``, ``build``,
+``hyperplug.hookimpl`` is what plugins import; the Python API (``Tuner``, ``GridTuner``, ``build``,
 ``load_model``, ``run_study``) is imported on first use so that ``import hyperplug``
 stays cheap for plugins and the CLI.
 """
@@ -26,6 +26,7 @@ hookimpl = pluggy.HookimplMarker("hyperplug")
 _LAZY = {
     "BaseHyperparameterTuner": "hyperplug.tuner",
     "GridTuner": "hyperplug.tuner",
+    "Tuner": "hyperplug.tuner",
     "build": "hyperplug.api",
     "load_model": "hyperplug.api",
     "run_study": "hyperplug.study",

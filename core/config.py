@@ -95,7 +95,7 @@ class StudySettings:
     perf_metric: str
     mode: str
     metrics: tuple[str, ...]
-    training_params: dict[str, dict[str, list[Any]]]
+    training_params: dict[str, dict[str, Any]]
     study: str | None = None
     home: str = ".hyperplug"
 
@@ -104,27 +104,26 @@ class StudySettings:
         return self.mode == "max"
 
 
-def _check_training_params(raw: Any) -> dict[str, dict[str, list[Any]]]:
+def _check_training_params(raw: Any) -> dict[str, dict[str, Any]]:
+    """The shape of ``training_params`` (trainer -> {param: spec}); the specs themselves
+    are parsed by ``hyperplug.search_space``."""
+    from hyperplug.search_space import SearchSpace
+
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):
-        raise ConfigError(
-            f"training_params must map trainer names to {{param: [values]}}, got {raw!r}"
-        )
-    grid: dict[str, dict[str, list[Any]]] = {}
+        raise ConfigError(f"training_params must map trainer names to {{param: spec}}, got {raw!r}")
+    grid: dict[str, dict[str, Any]] = {}
     for trainer, params in raw.items():
         if params is None:
             params = {}
         if not isinstance(params, Mapping):
             raise ConfigError(
-                f"training_params.{trainer} must map params to lists of values, got {params!r}"
+                f"training_params.{trainer} must map params to values, lists or ranges, "
+                f"got {params!r}"
             )
-        grid[str(trainer)] = {}
-        for key, values in params.items():
-            values = list(values) if isinstance(values, list | tuple) else [values]
-            if not values:
-                raise ConfigError(f"training_params.{trainer}.{key} is an empty grid: give values")
-            grid[str(trainer)][str(key)] = values
+        grid[str(trainer)] = {str(key): spec for key, spec in params.items()}
+    SearchSpace.parse(grid)
     return grid
 
 

@@ -66,22 +66,20 @@ def _run_job(cfg: Any) -> float | None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
+    from hyperplug.live import LiveView
     from hyperplug.study import run_study, run_sweep_job
-    from hyperplug.summary import print_study, write_summary
+    from hyperplug.summary import show_result
 
     hydra_cfg = HydraConfig.get()
     if hydra_cfg.mode == RunMode.MULTIRUN:
         swept = swept_trainer_keys(hydra_cfg.overrides.task)
         return run_sweep_job(cfg, Path(hydra_cfg.sweep.dir), swept)
-    result = run_study(cfg)
-    print_study(result.study, result.trials, result.settings.metrics, result.winner)
-    write_summary(
-        Path(hydra_cfg.runtime.output_dir),
-        result.study,
-        result.trials,
-        result.settings.metrics,
-        result.winner,
-    )
+    view = LiveView(str(cfg.perf_metric))
+    try:
+        result = run_study(cfg, view=view)
+    finally:
+        view.close()
+    show_result(result, Path(hydra_cfg.runtime.output_dir))
     return result.best_value
 
 

@@ -9,7 +9,7 @@ studies and trials (experiments), a *metrics tracker* records per-epoch metrics,
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Protocol
 
 import attrs
@@ -270,17 +270,162 @@ class ResourceVersionControl(abc.ABC):
 
 
 @attrs.frozen
-class TrialJob:
-    """One trial to run: the trainer's name and its full config (defaults + params)."""
+class DataRecipe:
+    """How a worker gets the study's data: the dataset and splitter configs (each worker
+    builds the data once and checks its fingerprint), or the splits themselves when the
+    caller handed data in (Python API), pickled to each worker once."""
 
-    trainer: str
+    fingerprint: str
+    dataset: dict[str, Any] | None = None
+    splitter: dict[str, Any] | None = None
+    data: DataSplits | None = None
+
+
+@attrs.frozen
+class TrialTask:
+    """One trial to run: ``algo`` is a registered trainer name or a trainer class
+    (importable, so that a worker process can unpickle it); ``trainer_config`` is the
+    trainer's full config (defaults + params). The trainer stages its best weights in
+    ``stage_dir`` (see ``hyperplug.staging``)."""
+
+    trial_id: int
+    algo: Any
     params: dict[str, Any]
     trainer_config: dict[str, Any]
+    perf_metric: str
+    mode: str
+    stage_dir: str | None = None
+
+
+@attrs.frozen
+class TrialEnd:
+    """What a backend says when a trial's ``fit`` returned or raised, or its worker died:
+    ``error`` is a one-line reason (None: the trainer returned), ``staged`` whether its
+    best weights are in the task's ``stage_dir``."""
+
+    trial_id: int
+    error: str | None = None
+    staged: bool = False
+
+
+class TrialDriver(Protocol):
+    """The study engine, as a backend sees it. The engine is the only writer of the
+    tracker: backends hand every report and every end to it, in the study process."""
+
+    def on_report(self, trial_id: int, epoch: int, metrics: Mapping[str, float]) -> bool:
+        """Record one epoch; return False when the trial must stop."""
+
+    def on_end(self, end: TrialEnd) -> Any:
+        """Record the end of a trial."""
 
 
 class Backend(abc.ABC):
-    """A ``backend`` component: runs trial jobs and yields their outcomes as they finish."""
+    """A ``backend`` component: runs trials where it decides and hands their reports and
+    ends to the driver (the engine).
+
+    The engine calls ``start`` once, then ``submit`` while ``free_slots()`` is positive,
+    and ``poll`` to let the backend deliver events: ``driver.on_report`` for each epoch
+    (its answer goes back to the trial: False stops it) and ``driver.on_end`` when a trial
+    ends. ``stop`` asks a running trial to stop at its next report. ``shutdown`` ends
+    every worker; the engine always calls it.
+    """
 
     @abc.abstractmethod
-    def run(self, jobs: Iterable[TrialJob], execute: Callable[[TrialJob], Any]) -> Iterator[Any]:
-        """Call ``execute`` on every job, where and how the backend decides."""
+    def start(self, recipe: DataRecipe, driver: TrialDriver) -> None: ...
+
+    @abc.abstractmethod
+    def free_slots(self) -> int:
+        """How many more trials ``submit`` accepts now."""
+
+    @abc.abstractmethod
+    def submit(self, task: TrialTask) -> None: ...
+
+    @abc.abstractmethod
+    def poll(self, timeout: float) -> None:
+        """Deliver the events that arrive within ``timeout`` seconds (at least one
+        event when a trial is running and nothing stops it)."""
+
+    @abc.abstractmethod
+    def stop(self, trial_id: int) -> None: ...
+
+    @abc.abstractmethod
+    def shutdown(self) -> None: ...
+
+
+# --------------------------------------------------------------------------- search
+
+
+@attrs.frozen
+class Budget:
+    """Limits of a study. ``max_trials`` counts every trial the study recorded (a resumed
+    study counts its earlier ones, except trials interrupted by a dead study process);
+    ``max_failures``: the study ends with an error when more trials than this fail;
+    ``max_epochs``: the epoch budget of one trial (set as the trainer's ``epochs``)."""
+
+    max_trials: int | None = None
+    max_wall_time_s: float | None = None
+    max_failures: int | None = None
+    max_epochs: int | None = None
+
+
+@attrs.frozen
+class PastTrial:
+    """A trial the study already ran (resume), or a trial of a reference study (RUSH)."""
+
+    trainer: str
+    params: dict[str, Any]
+    status: str
+    curve: dict[int, dict[str, float]]
+    metrics: dict[str, float] = attrs.Factory(dict)
+
+
+@attrs.frozen
+class SearchContext:
+    """What an optimizer needs to build its search. ``space`` is a
+    ``hyperplug.search_space.SearchSpace``; ``history`` the study's finished trials
+    (resume); ``tracker`` answers queries about other studies (RUSH)."""
+
+    space: Any
+    perf_metric: str
+    mode: str
+    budget: Budget
+    history: tuple[PastTrial, ...] = ()
+    tracker: Any = None
+
+
+class Search(abc.ABC):
+    """The optimizer's side of a running study (Syne Tune's ask/tell, trial by trial)."""
+
+    @abc.abstractmethod
+    def suggest(self) -> tuple[str, dict[str, Any]] | None:
+        """(trainer name, params) of the next trial, or None when the search is done."""
+
+    @abc.abstractmethod
+    def on_start(self, trial_id: int, trainer: str, params: Mapping[str, Any]) -> None: ...
+
+    @abc.abstractmethod
+    def on_report(self, trial_id: int, epoch: int, metrics: Mapping[str, float]) -> bool:
+        """False: stop the trial (early stopping)."""
+
+    @abc.abstractmethod
+    def on_end(self, trial_id: int, status: str, last: Mapping[str, float] | None) -> None:
+        """``status`` completed/stopped/failed; ``last`` the last reported metrics and
+        ``epoch``."""
+
+
+class Optimizer(abc.ABC):
+    """An ``optimizer`` component: turns a search space into a ``Search``."""
+
+    @abc.abstractmethod
+    def budget(self) -> Budget: ...
+
+    @abc.abstractmethod
+    def search(self, context: SearchContext) -> Search: ...
+
+    def check(self, context: SearchContext) -> None:  # noqa: B027 - optional
+        """Raise a ``ConfigError`` for what only the tracker can tell (RUSH's reference
+        study), before the study writes anything."""
+
+    def needs_finite_space(self) -> bool:
+        """True when the optimizer enumerates the space (grid)."""
+        return False

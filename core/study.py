@@ -1,14 +1,17 @@
 """The path of a study: composed config -> components -> data -> tuner -> winner.
 
-``run_study`` serves a single run; in a ``--multirun`` sweep every job calls
-``run_sweep_job`` (its trials join the sweep's study and its best model is staged in
-the sweep directory) and ``finish_sweep`` picks and saves the winner once at the end.
-Every config is validated and the data loaded before the tracker or the store is
-touched, so bad input leaves nothing half-written.
+``run_study`` serves a single run: the study is named by ``study`` or, by default,
+``<model_name>-<hash of the composed config>`` so that running the same command again
+resumes it (or, once completed, shows its results). In a ``--multirun`` sweep every job
+calls ``run_sweep_job`` (its trials join the sweep's study and stage their weights in the
+study directory) and ``finish_sweep`` picks and saves the winner once at the end, through
+the same promotion as a single run (``Tuner.finish``). Every config is validated before
+the tracker or the store is written, so bad input leaves nothing half-written.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Mapping
@@ -20,10 +23,15 @@ import attrs
 from hyperplug.components import Component
 from hyperplug.config import StudySettings, configure, study_settings, to_plain
 from hyperplug.data import DataSplits
-from hyperplug.errors import ConfigError, HyperplugError
-from hyperplug.interfaces import ModelVersion, StudyRecord, TrialRecord
+from hyperplug.errors import ConfigError
+from hyperplug.interfaces import DataRecipe, ModelVersion, StudyRecord, TrialRecord
+from hyperplug.plots import write_plots
 from hyperplug.plugin_manager import PluginManager, get_plugin_manager
-from hyperplug.tuner import GridTuner, plan_trials
+from hyperplug.tuner import Tuner
+
+#: keys that do not change what a study searches: left out of its default name's hash
+RUNTIME_KEYS = ("hydra", "study", "backend")
+BUDGET_KEYS = ("max_trials", "max_wall_time_s", "max_failures")
 
 
 @attrs.frozen
@@ -36,6 +44,11 @@ class StudyResult:
     winner: ModelVersion | None
     model: Any = None
     store_uri: str | None = None
+    #: the study was already completed: nothing ran
+    already_complete: bool = False
+    study_dir: Path | None = None
+    #: PNG plots written to the study directory
+    plots: list[Path] = attrs.Factory(list)
 
     @property
     def best_value(self) -> float | None:
@@ -60,11 +73,8 @@ class Study:
         manager = manager or get_plugin_manager()
         cfg = to_plain(cfg)
         settings = study_settings(cfg)
-        configured = {
-            kind: configure(kind, cfg[kind], manager)
-            for kind in ("trainer", "dataset", "splitter", "tracker", "vcs", "backend")
-            if kind in cfg
-        }
+        kinds = ("trainer", "dataset", "splitter", "tracker", "vcs", "backend", "optimizer")
+        configured = {kind: configure(kind, cfg[kind], manager) for kind in kinds if kind in cfg}
         for kind in ("trainer", "dataset", "tracker", "vcs"):
             if kind not in configured:
                 raise ConfigError(f"the config has no '{kind}' group: add e.g. {kind}=<name>")
@@ -80,7 +90,15 @@ class Study:
             raise ConfigError("the config has no 'splitter' group: add splitter=stratified")
         return self.build("splitter").split_data(dataset)
 
-    def grid(self, swept: list[str] | None = None) -> dict[str, dict[str, list[Any]]]:
+    def recipe(self, data: DataSplits) -> DataRecipe:
+        """How a worker process rebuilds ``data``: the dataset and splitter configs."""
+        return DataRecipe(
+            data.fingerprint,
+            dataset=to_plain(self.configured["dataset"][1]),
+            splitter=to_plain(self.configured["splitter"][1]),
+        )
+
+    def grid(self, swept: list[str] | None = None) -> dict[str, dict[str, Any]]:
         """``training_params``, or the configured trainer alone; ``swept`` trainer keys
         (a sweep job's overrides) become the trial's params."""
         trainer_cfg = to_plain(self.configured["trainer"][1])
@@ -88,35 +106,51 @@ class Study:
             return self.settings.training_params
         return {trainer_cfg["name"]: {key: [trainer_cfg[key]] for key in swept or []}}
 
-    def tuner(self, study_name: str | None = None, swept: list[str] | None = None) -> GridTuner:
-        """A grid tuner over ``training_params``, or over the one configured trainer."""
+    def default_name(self) -> str:
+        """``<model_name>-<8 hex>``: a hash of the composed config without the keys that
+        do not change the search (hydra, study, backend, the optimizer's budgets)."""
+        cfg = {k: v for k, v in self.cfg.items() if k not in RUNTIME_KEYS}
+        if isinstance(cfg.get("optimizer"), Mapping):
+            cfg["optimizer"] = {k: v for k, v in cfg["optimizer"].items() if k not in BUDGET_KEYS}
+        digest = hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode())
+        return f"{self.settings.model_name}-{digest.hexdigest()[:8]}"
+
+    def tuner(
+        self, study_name: str | None = None, swept: list[str] | None = None, view: Any = None
+    ) -> Tuner:
+        """A tuner over ``training_params`` (or the one configured trainer), validated."""
         trainer_cfg = to_plain(self.configured["trainer"][1])
-        grid = self.grid(swept)
+        optimizer = self.build("optimizer") if "optimizer" in self.configured else None
+        backend = self.build("backend") if "backend" in self.configured else None
         vcs = self.build("vcs")  # first: an unwritable store fails before the tracker writes
         tracker = self.build("tracker")
-        return GridTuner(
+        tuner = Tuner(
             metadata_tracker=tracker,
             metrics_tracker=tracker,
             resource_version_control=vcs,
-            training_params=grid,
+            training_params=self.grid(swept),
             metrics=self.settings.metrics,
             perf_metric=self.settings.perf_metric,
             mode=self.settings.mode,
-            study_name=study_name or self.settings.study,
+            study_name=study_name or self.settings.study or self.default_name(),
             model_name=self.settings.model_name,
             trainer_configs={trainer_cfg["name"]: trainer_cfg},
-            backend=self.build("backend") if "backend" in self.configured else None,
+            backend=backend,
+            optimizer=optimizer,
             study_config=self.cfg,
             plugin_manager=self.manager,
+            home=self.settings.home,
+            view=view,
         )
+        try:
+            tuner.validate()
+        except Exception:
+            _close(tuner)
+            raise
+        return tuner
 
-    def validate_trials(self) -> None:
-        """Check every trial's config now, before any file is written."""
-        trainer_cfg = to_plain(self.configured["trainer"][1])
-        plan_trials(self.manager, self.grid(), {trainer_cfg["name"]: trainer_cfg})
 
-
-def result_of(tuner: GridTuner, model: Any = None) -> StudyResult:
+def result_of(tuner: Tuner, model: Any = None, plots: list[Path] | None = None) -> StudyResult:
     assert tuner.study is not None
     return StudyResult(
         study=tuner.study,
@@ -131,25 +165,31 @@ def result_of(tuner: GridTuner, model: Any = None) -> StudyResult:
         ),
         winner=tuner.winner,
         model=model,
+        already_complete=tuner.already_complete,
+        study_dir=tuner.study_dir,
+        plots=plots or [],
     )
 
 
-def run_study(cfg: Mapping[str, Any], manager: PluginManager | None = None) -> StudyResult:
-    """Run a whole study from a composed config and save its winner."""
+def run_study(
+    cfg: Mapping[str, Any], manager: PluginManager | None = None, view: Any = None
+) -> StudyResult:
+    """Run (or resume) a whole study from a composed config and save its winner."""
     study = Study.from_config(cfg, manager)
-    study.validate_trials()
-    data = study.load_data()
-    tuner = study.tuner()
+    data = study.load_data()  # a missing or broken dataset fails before anything is written
+    tuner = study.tuner(view=view)
     try:
+        tuner.data_recipe = study.recipe(data)
         model = tuner.run_experiment(data)
+        assert tuner.study is not None
+        trials = tuner.metadata_tracker.list_trials(tuner.study.id)
+        plots = write_plots(tuner.study_dir, tuner.study, trials, tuner.metrics_tracker)
     finally:
         _close(tuner)
-    return result_of(tuner, model)
+    return result_of(tuner, model, plots)
 
 
 # --------------------------------------------------------------------------- sweeps
-
-STAGE_DIR = "staged"
 
 
 def sweep_study_name(settings: StudySettings, sweep_dir: Path) -> str:
@@ -163,88 +203,43 @@ def run_sweep_job(
     swept: list[str] | None = None,
     manager: PluginManager | None = None,
 ) -> float | None:
-    """Run this job's trials into the sweep's study; stage the job's best model.
-
-    Returns the job's best perf_metric value, the objective Hydra sweepers read.
-    """
+    """Run this job's trials into the sweep's study (their weights staged in the study
+    directory). Returns the job's best perf_metric value, the objective Hydra sweepers
+    read."""
     study = Study.from_config(cfg, manager)
-    study.validate_trials()
     data = study.load_data()
     tuner = study.tuner(sweep_study_name(study.settings, sweep_dir), swept)
     try:
-        best, _ = tuner.best_of(tuner.run_trials(data))
-        if best is None or best.model is None:
-            return None
-        stage = sweep_dir / STAGE_DIR / f"trial-{best.experiment.id}"
-        _stage(stage, best, data)
-        return tuner.perf_value(best.experiment)
+        tuner.data_recipe = study.recipe(data)
+        tuner.start_study()
+        trial_ids = tuner.run_trials(tuner.search_space(), data, resume=False)
+        trials = tuner.metadata_tracker.list_trials(tuner.study.id)
+        values = {
+            t.id: tuner.perf_value(t)
+            for t in trials
+            if t.id in trial_ids and t.status in ("completed", "stopped")
+        }
+        best = tuner._get_winning_experiment(values, reverse=study.settings.maximize)
+        return None if best is None else values[best]
     finally:
         _close(tuner)
-
-
-def _stage(stage: Path, best: Any, data: DataSplits) -> None:
-    from safetensors.numpy import save_file
-
-    stage.mkdir(parents=True, exist_ok=True)
-    extra = {f"test_{k}": v for k, v in best.model.evaluate(data.test).items()}
-    save_file(dict(best.model.state_dict()), str(stage / "weights.safetensors"))
-    record = {
-        "info": best.model.model_info(),
-        "params": best.params,
-        "extra_metrics": extra,
-        "data_fingerprint": data.fingerprint,
-    }
-    (stage / "staged.json").write_text(json.dumps(record, default=float))
 
 
 def finish_sweep(
     cfg: Mapping[str, Any], sweep_dir: Path, manager: PluginManager | None = None
 ) -> StudyResult:
     """Pick the sweep's winner among all its jobs' trials and version it once."""
-    from safetensors.numpy import load_file
-
     study = Study.from_config(cfg, manager)
     tuner = study.tuner(sweep_study_name(study.settings, sweep_dir))
     try:
-        tracker = tuner.metadata_tracker
-        tuner.study = tracker.get_study(tuner.study_name)
-        trials = tracker.list_trials(tuner.study.id)
-        staged = {
-            t.id: sweep_dir / STAGE_DIR / f"trial-{t.id}"
-            for t in trials
-            if (sweep_dir / STAGE_DIR / f"trial-{t.id}" / "staged.json").exists()
-        }
-        exp_list = {
-            t.id: tuner.perf_value(t) for t in trials if t.id in staged and t.status != "failed"
-        }
-        winner_id = tuner._get_winning_experiment(exp_list, reverse=study.settings.maximize)
-        if winner_id is None:
-            tuner.study = tracker.end_study(tuner.study.id, "failed")
-            tuner.manager.notify("on_study_end", study=tuner.study, winner=None)
-            raise HyperplugError(
-                f"study '{tuner.study_name}': none of its {len(trials)} trials reached "
-                f"perf_metric '{study.settings.perf_metric}'"
-            )
-        experiment = next(t for t in trials if t.id == winner_id)
-        record = json.loads((staged[winner_id] / "staged.json").read_text())
-        weights = load_file(str(staged[winner_id] / "weights.safetensors"))
-        tuner.winner = tuner.save_weights(
-            weights,
-            record["info"],
-            experiment,
-            record["params"],
-            experiment.trainer,
-            record["extra_metrics"],
-            data_fingerprint=record["data_fingerprint"],
-        )
-        tuner.study = tracker.end_study(tuner.study.id, "completed", winner_id, tuner.winner.ref)
-        tuner.manager.notify("on_study_end", study=tuner.study, winner=tuner.winner)
+        tuner.study = tuner.metadata_tracker.get_study(tuner.study_name)
+        tuner.finish()
         return result_of(tuner)
     finally:
         _close(tuner)
 
 
-def _close(tuner: GridTuner) -> None:
+def _close(tuner: Tuner) -> None:
     tuner.metadata_tracker.close()
     if tuner.metrics_tracker is not tuner.metadata_tracker:
         tuner.metrics_tracker.close()

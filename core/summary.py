@@ -126,3 +126,20 @@ def write_summary(
         for line in winner_lines(study, trials, winner):
             out.print(line, highlight=False, markup=False)
     return path
+
+
+def show_result(result: Any, run_dir: Path) -> None:
+    """Print a finished study (a ``StudyResult``), write its summary to ``run_dir``,
+    print where its plots are."""
+    out = console()
+    if result.already_complete:
+        out.print(
+            f"study {result.study.name} is complete; nothing to run "
+            "(choose another study=NAME to start a new one)",
+            highlight=False,
+            markup=False,
+        )
+    print_study(result.study, result.trials, result.settings.metrics, result.winner)
+    write_summary(run_dir, result.study, result.trials, result.settings.metrics, result.winner)
+    for path in result.plots:
+        out.print(f"plot: {path}", highlight=False, markup=False)

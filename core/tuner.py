@@ -1,4 +1,4 @@
-"""The hyperparameter tuner: the component spec's API, word for word, and a grid tuner.
+"""The hyperparameter tuner: the component spec's API, word for word, on the study engine.
 
 ``BaseHyperparameterTuner`` keeps the spec's names: ``run_experiment(data)``,
 ``build_model(data, model_version, algo, params, trainer_config={})``,
@@ -6,7 +6,8 @@
 ``_get_winning_experiment(exp_list, reverse=False)``. In hyperplug's words an
 *experiment* is a trial (a ``TrialRecord`` in the metadata tracker) and the
 ``model_version`` handed to ``build_model`` is the study (``StudyRecord``) whose
-winner becomes the next model version.
+winner becomes the next model version. ``Tuner`` runs a study through
+``hyperplug.engine``: an optimizer proposes trials, a backend runs them.
 """
 
 from __future__ import annotations
@@ -16,71 +17,35 @@ import itertools
 import math
 import secrets
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
 
-from hyperplug.config import DEFAULT_METRICS, MODES, make_config, to_plain
+from hyperplug.config import DEFAULT_METRICS, MODES, configure, make_config, to_plain
 from hyperplug.data import DataSplits
+from hyperplug.engine import Engine
 from hyperplug.errors import ConfigError, HyperplugError, NotFoundError
 from hyperplug.interfaces import (
     Backend,
+    DataRecipe,
     MetadataTracker,
     MetricsTracker,
     ModelTrainer,
     ModelVersion,
+    Optimizer,
     ResourceVersionControl,
+    SearchContext,
     StudyRecord,
-    TrialJob,
     TrialRecord,
     VersionMeta,
 )
 from hyperplug.plugin_manager import PluginManager, get_plugin_manager
-
-Algo = str | type[ModelTrainer]
-
-
-@attrs.frozen
-class TrainerSpec:
-    """How to build one trainer: its registered name, factory and config class."""
-
-    name: str
-    factory: Callable[[Any], ModelTrainer]
-    config_class: type
-
-
-@attrs.define
-class TrialReporter:
-    """The ``Reporter`` a trainer calls every epoch: records metrics, spots NaN,
-    and asks ``should_continue`` (an optimizer's decision) whether to go on."""
-
-    trial: TrialRecord
-    study: StudyRecord
-    metrics_tracker: MetricsTracker
-    manager: PluginManager
-    perf_metric: str
-    mode: str
-    should_continue: Callable[[TrialRecord, int, Mapping[str, float]], bool] | None = None
-    last_epoch: int = -1
-    stopped: bool = False
-    failure: str | None = None
-
-    def __call__(self, epoch: int, metrics: Mapping[str, float]) -> bool:
-        values = {name: float(value) for name, value in metrics.items()}
-        self.metrics_tracker.log_metrics(self.trial.id, epoch, values)
-        self.manager.notify(
-            "on_trial_report", study=self.study, trial=self.trial, epoch=epoch, metrics=values
-        )
-        self.last_epoch = epoch
-        bad = [name for name, value in values.items() if not math.isfinite(value)]
-        if bad:
-            self.failure = f"{bad[0]} is {values[bad[0]]} at epoch {epoch}"
-            return False
-        if self.should_continue is not None and not self.should_continue(self.trial, epoch, values):
-            self.stopped = True
-            return False
-        return True
+from hyperplug.search_space import Choice, Dimension, Fixed, SearchSpace
+from hyperplug.staging import is_staged, load_staged, remove_staged, study_dir, trial_dir
+from hyperplug.trainers import Algo, TrainerSpec, restore_model, trainer_spec, trial_config
+from hyperplug.trial_runner import execute_trial
 
 
 class BaseHyperparameterTuner(abc.ABC):
@@ -88,7 +53,10 @@ class BaseHyperparameterTuner(abc.ABC):
 
     Required components: ``metadata_tracker``, ``resource_version_control``,
     ``metrics_tracker``. Required config: ``training_params`` (trainer class or
-    registered name -> {param: [values]}), ``metrics``, ``perf_metric``.
+    registered name -> {param: spec}, see ``hyperplug.search_space``), ``metrics``,
+    ``perf_metric``. Optional: an ``optimizer`` (default: grid), a ``backend``
+    (default: inline), ``home`` (the study directory's root), a ``data_recipe`` (how
+    worker processes rebuild the data; default: the data itself is sent to them).
     """
 
     def __init__(
@@ -97,7 +65,7 @@ class BaseHyperparameterTuner(abc.ABC):
         metadata_tracker: MetadataTracker,
         resource_version_control: ResourceVersionControl,
         metrics_tracker: MetricsTracker,
-        training_params: Mapping[Algo, Mapping[str, Sequence[Any]]],
+        training_params: Mapping[Algo, Mapping[str, Any]],
         metrics: Sequence[str] = DEFAULT_METRICS,
         perf_metric: str = "val_accuracy",
         mode: str = "max",
@@ -105,8 +73,12 @@ class BaseHyperparameterTuner(abc.ABC):
         model_name: str = "model",
         trainer_configs: Mapping[str, Mapping[str, Any]] | None = None,
         backend: Backend | None = None,
+        optimizer: Optimizer | None = None,
         study_config: Mapping[str, Any] | None = None,
         plugin_manager: PluginManager | None = None,
+        home: str | Path = ".hyperplug",
+        data_recipe: DataRecipe | None = None,
+        view: Any = None,
     ) -> None:
         if perf_metric not in metrics:
             raise ConfigError(f"perf_metric '{perf_metric}' is not among metrics {list(metrics)}")
@@ -124,12 +96,22 @@ class BaseHyperparameterTuner(abc.ABC):
         self.model_name = model_name
         self.study_name = study_name or new_study_name(model_name)
         self.trainer_configs = {k: dict(v) for k, v in (trainer_configs or {}).items()}
-        self.backend = backend
-        self.study_config = dict(study_config or {})
         self.manager = plugin_manager or get_plugin_manager()
+        self.backend = backend or self._default("backend", "inline")
+        self.optimizer: Optimizer = optimizer or self._default("optimizer", "grid")
+        self.study_config = dict(study_config or {})
+        self.home = Path(home)
+        self.data_recipe = data_recipe
+        self.view = view
         self.study: StudyRecord | None = None
         self.winner: ModelVersion | None = None
         self.data: DataSplits | None = None
+        #: True when ``run_experiment`` found the study already completed
+        self.already_complete = False
+
+    def _default(self, kind: str, name: str) -> Any:
+        component, config = configure(kind, {"name": name}, self.manager)
+        return component.build(config)
 
     # ------------------------------------------------------------------ spec API
 
@@ -147,47 +129,20 @@ class BaseHyperparameterTuner(abc.ABC):
         *args: Any,
         **kwargs: Any,
     ) -> tuple[ModelTrainer | None, TrialRecord]:
-        """Train one trainer with ``trainer_config`` updated by ``params``.
+        """Train one trainer with ``trainer_config`` updated by ``params``, in this
+        process, as one trial of ``model_version`` (the study).
 
         Returns the trained model (None if the trial failed) and the final
         experiment record. A trial that raises or reports a non-finite metric is
-        recorded as failed with its reason; the study goes on.
+        recorded as failed with its reason.
         """
         spec = self.trainer_spec(algo)
-        config = trial_config(spec, params, trainer_config)
-        experiment = self.metadata_tracker.start_trial(
-            model_version.id, spec.name, dict(params), to_plain(config)
-        )
-        self.manager.notify("on_trial_start", study=model_version, trial=experiment)
-        reporter = TrialReporter(
-            experiment,
-            model_version,
-            self.metrics_tracker,
-            self.manager,
-            self.perf_metric,
-            self.mode,
-            kwargs.get("should_continue"),
-        )
-        model: ModelTrainer | None = None
-        try:
-            model = spec.factory(config)
-            model.fit(data, reporter)
-        except Exception as exc:  # a failing trial is data, not a crash of the study
-            reporter.failure = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        if reporter.failure is None and reporter.last_epoch < 0:
-            reporter.failure = "the trainer reported no epoch"
-        if reporter.failure is not None:
-            status, model = "failed", None
-        else:
-            status = "stopped" if reporter.stopped else "completed"
-        experiment = self.metadata_tracker.end_trial(experiment.id, status, reporter.failure)
-        if status != "failed" and self.perf_metric not in experiment.metrics:
-            experiment = self.metadata_tracker.end_trial(
-                experiment.id, "failed", f"perf_metric '{self.perf_metric}' was never reported"
-            )
-            model = None
-        self.manager.notify("on_trial_end", study=model_version, trial=experiment)
-        return model, experiment
+        config = to_plain(trial_config(spec, params, trainer_config))
+        engine = self._engine(model_version, staged=False)
+        task = engine.open_trial(algo, spec.name, params, config)
+        end, model = execute_trial(task, data, engine.on_report, self.manager)
+        experiment = engine.on_end(end)
+        return (None if experiment.status == "failed" else model), experiment
 
     def save_model(
         self,
@@ -263,8 +218,53 @@ class BaseHyperparameterTuner(abc.ABC):
     def trainer_spec(self, algo: Algo) -> TrainerSpec:
         return trainer_spec(self.manager, algo)
 
-    def trial_points(self) -> list[tuple[Algo, dict[str, Any], dict[str, Any]]]:
-        return plan_trials(self.manager, self.training_params, self.trainer_configs)
+    @property
+    def algos(self) -> dict[str, Algo]:
+        """trainer name -> what ``training_params`` names it by (a name or a class)."""
+        return {self.trainer_spec(algo).name: algo for algo in self.training_params}
+
+    @property
+    def study_dir(self) -> Path:
+        return study_dir(self.home, self.study_name)
+
+    def search_space(self) -> SearchSpace:
+        algos = self.algos
+        return SearchSpace.parse({name: self.training_params[algo] for name, algo in algos.items()})
+
+    def configure_trial(self, trainer: str, params: Mapping[str, Any]) -> tuple[Algo, dict]:
+        """(algo, full trainer config) of one trial: the trainer's defaults, its
+        ``trainer_configs`` entry, the optimizer's epoch budget (when the trainer has an
+        ``epochs`` field and the params do not set it), then the params."""
+        algo = self.algos[trainer]
+        spec = self.trainer_spec(algo)
+        base = dict(self.trainer_configs.get(spec.name, {}))
+        max_epochs = self.optimizer.budget().max_epochs
+        if max_epochs is not None and "epochs" in attrs.fields_dict(spec.config_class):
+            base["epochs"] = max_epochs
+        return algo, to_plain(trial_config(spec, params, base))
+
+    def validate(self) -> SearchSpace:
+        """Check the search space and every trial config that can be known up front
+        (every grid point; each trainer's first values otherwise), before any write."""
+        space = self.search_space()
+        self.optimizer.check(
+            SearchContext(
+                space,
+                self.perf_metric,
+                self.mode,
+                self.optimizer.budget(),
+                (),
+                self.metadata_tracker,
+            )
+        )
+        if self.optimizer.needs_finite_space():
+            space.check_finite(getattr(getattr(self.optimizer, "config", None), "name", "grid"))
+            for trainer, params in space.grid():
+                self.configure_trial(trainer, params)
+            return space
+        for trainer, dims in space.trainers.items():
+            self.configure_trial(trainer, {key: _first(dim) for key, dim in dims.items()})
+        return space
 
     def start_study(self) -> StudyRecord:
         self.study = self.metadata_tracker.start_study(
@@ -272,6 +272,18 @@ class BaseHyperparameterTuner(abc.ABC):
         )
         self.manager.notify("on_study_start", study=self.study, config=self.study_config)
         return self.study
+
+    def _engine(self, study: StudyRecord, staged: bool = True) -> Engine:
+        return Engine(
+            study=study,
+            metadata_tracker=self.metadata_tracker,
+            metrics_tracker=self.metrics_tracker,
+            manager=self.manager,
+            perf_metric=self.perf_metric,
+            mode=self.mode,
+            study_dir=self.study_dir if staged else None,
+            view=self.view,
+        )
 
     def _beats_best(self, value: float | None) -> bool:
         if value is None:
@@ -289,6 +301,15 @@ class BaseHyperparameterTuner(abc.ABC):
         return experiment.metrics.get(self.perf_metric)
 
 
+def _first(dim: Dimension) -> Any:
+    """A value of the dimension to check the trainer's config with up front."""
+    if isinstance(dim, Fixed):
+        return dim.value
+    if isinstance(dim, Choice):
+        return dim.values[0]
+    return int(dim.low) if dim.integer else dim.low
+
+
 def build_training_grid(params: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     """The cartesian product of ``params``' value lists, in key order."""
     keys = list(params)
@@ -301,116 +322,122 @@ def build_training_grid(params: Mapping[str, Sequence[Any]]) -> list[dict[str, A
     return [dict(zip(keys, combo, strict=True)) for combo in combos]
 
 
-def trainer_spec(manager: PluginManager, algo: Algo) -> TrainerSpec:
-    """Resolve a trainer class or registered trainer name."""
-    if isinstance(algo, str):
-        component = manager.registry.get("trainer", algo).component
-        return TrainerSpec(component.name, component.factory, component.config_class)
-    if isinstance(algo, type) and issubclass(algo, ModelTrainer):
-        name = getattr(algo, "name", None)
-        config_class = getattr(algo, "config_class", None)
-        if config_class is None and name in manager.registry.names("trainer"):
-            config_class = manager.registry.get("trainer", name).component.config_class
-        if name is None or config_class is None:
-            raise ConfigError(
-                f"trainer class {algo.__name__} needs class attributes `name` and "
-                "`config_class` (or a registered trainer of that name)"
-            )
-        return TrainerSpec(name, algo, config_class)
-    raise ConfigError(f"training_params key {algo!r} is neither a trainer name nor class")
-
-
-def trial_config(spec: TrainerSpec, params: Mapping[str, Any], base: Mapping[str, Any]) -> Any:
-    """The trainer's config: its defaults, updated by ``base`` then by ``params``."""
-    node = {**to_plain(base), **dict(params), "name": spec.name}
-    return make_config(spec.config_class, node, f"training_params.{spec.name}")
-
-
-def plan_trials(
-    manager: PluginManager,
-    training_params: Mapping[Algo, Mapping[str, Sequence[Any]]],
-    trainer_configs: Mapping[str, Mapping[str, Any]],
-) -> list[tuple[Algo, dict[str, Any], dict[str, Any]]]:
-    """(algo, params, base trainer config) of every trial, each config validated up
-    front so that a bad grid value fails before any trial runs."""
-    points = []
-    for algo, grid in training_params.items():
-        spec = trainer_spec(manager, algo)
-        base = dict(trainer_configs.get(spec.name, {}))
-        for params in build_training_grid(grid):
-            trial_config(spec, params, base)
-            points.append((algo, params, base))
-    return points
-
-
 def new_study_name(model_name: str) -> str:
     """``<model>-<YYYYmmdd-HHMMSS>-<4 hex>``: sortable by time, unique across processes."""
     return f"{model_name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
 
 
-@attrs.frozen
-class TrialOutcome:
-    model: ModelTrainer | None
-    experiment: TrialRecord
-    algo: Algo
-    params: dict[str, Any]
+class Tuner(BaseHyperparameterTuner):
+    """Runs a study: the optimizer proposes trials, the backend runs them, the engine
+    records everything; then the winner is promoted from its staged weights.
 
-
-class GridTuner(BaseHyperparameterTuner):
-    """Runs every point of every trainer's grid, then saves the winner.
-
-    With no backend the trials run one after another in this process.
+    Running it again on a study that was interrupted resumes it; on a completed study
+    it returns the winning model without training (``already_complete``).
     """
 
-    def run_trials(self, data: DataSplits) -> Iterator[TrialOutcome]:
-        """Run every trial of the grid on ``data``, yielding outcomes as they finish."""
-        points = self.trial_points()
+    def run_experiment(self, data: DataSplits, *args: Any, **kwargs: Any) -> ModelTrainer:
+        space = self.validate()
         self.data = data
         study = self.start_study()
+        if study.status == "completed" and study.winner_version:
+            self.already_complete = True
+            return self.load_winner()
+        try:
+            self.run_trials(space, data)
+        except HyperplugError:
+            self.study = self.metadata_tracker.end_study(study.id, "failed")
+            self.manager.notify("on_study_end", study=self.study, winner=None)
+            raise
+        return self.finish()
 
-        algos = {self.trainer_spec(algo).name: algo for algo in self.training_params}
+    def run_trials(self, space: SearchSpace, data: DataSplits, resume: bool = True) -> list[int]:
+        """Run the search on ``data``; return the ids of the trials this run started.
 
-        def execute(job: TrialJob) -> TrialOutcome:
-            algo = algos[job.trainer]
-            model, experiment = self.build_model(data, study, algo, job.params, job.trainer_config)
-            return TrialOutcome(model, experiment, algo, job.params)
-
-        jobs = [
-            TrialJob(self.trainer_spec(algo).name, params, base) for algo, params, base in points
-        ]
-        if self.backend is None:
-            yield from map(execute, jobs)
-        else:
-            yield from self.backend.run(jobs, execute)
-
-    def best_of(self, outcomes: Iterator[TrialOutcome]) -> tuple[TrialOutcome | None, int]:
-        """Consume outcomes keeping only the best model in memory; also count them."""
-        best: TrialOutcome | None = None
-        count = 0
-        for outcome in outcomes:
-            count += 1
-            if outcome.model is None:
-                continue
-            exp_list = {"new": self.perf_value(outcome.experiment)}
-            if best is not None:
-                exp_list = {"best": self.perf_value(best.experiment), **exp_list}
-            if self._get_winning_experiment(exp_list, reverse=self.mode == "max") == "new":
-                best = outcome
-        return best, count
-
-    def run_experiment(self, data: DataSplits, *args: Any, **kwargs: Any) -> ModelTrainer:
-        best, count = self.best_of(self.run_trials(data))
+        ``resume``: first mark trials a dead study process left running as interrupted
+        and let the search and the budget count the finished ones (a sweep job shares
+        its study with concurrent jobs, so it does not)."""
         assert self.study is not None
-        if best is None:
+        engine = self._engine(self.study)
+        past = engine.recover() if resume else []
+        budget = self.optimizer.budget()
+        context = SearchContext(
+            space, self.perf_metric, self.mode, budget, tuple(past), self.metadata_tracker
+        )
+        search = self.optimizer.search(context)
+        recipe = self.data_recipe or DataRecipe(data.fingerprint)
+        recipe = attrs.evolve(recipe, data=data)
+        engine.run(search, self.backend, recipe, budget, self.configure_trial)
+        return engine.trial_ids
+
+    def finish(self) -> ModelTrainer | None:
+        """Pick the winner among the study's trials that reached the perf_metric, version
+        it (``save_model`` when this process has the data, else ``save_weights`` with the
+        staged test metrics), end the study, remove the other trials' staged weights.
+        Returns the winning model restored from its staged weights."""
+        assert self.study is not None
+        trials = self.metadata_tracker.list_trials(self.study.id)
+        staged = {t.id: trial_dir(self.study_dir, t.id) for t in trials}
+        exp_list = {
+            t.id: self.perf_value(t)
+            for t in trials
+            if t.status in ("completed", "stopped") and is_staged(staged[t.id])
+        }
+        winner_id = self._get_winning_experiment(exp_list, reverse=self.mode == "max")
+        if winner_id is None:
             self.study = self.metadata_tracker.end_study(self.study.id, "failed")
             self.manager.notify("on_study_end", study=self.study, winner=None)
             raise HyperplugError(
-                f"study '{self.study.name}': none of its {count} trials reached "
+                f"study '{self.study.name}': none of its {len(trials)} trials reached "
                 f"perf_metric '{self.perf_metric}' (see `hyperplug study {self.study.name}`)"
             )
-        self.winner = self.save_model(best.model, best.experiment, best.params, best.algo)
+        experiment = next(t for t in trials if t.id == winner_id)
+        weights, record = load_staged(staged[winner_id])
+        algo = self.algos.get(experiment.trainer, experiment.trainer)
+        spec = self.trainer_spec(algo)
+        config = make_config(spec.config_class, experiment.trainer_config, f"trainer {spec.name}")
+        model = restore_model(spec, config, weights, record["info"])
+        if self.data is not None:
+            self.winner = self.save_model(model, experiment, record["params"], algo)
+        else:
+            self.winner = self.save_weights(
+                weights,
+                record["info"],
+                experiment,
+                record["params"],
+                spec.name,
+                record["extra_metrics"],
+                data_fingerprint=record["data_fingerprint"],
+            )
         self.study = self.metadata_tracker.end_study(
-            self.study.id, "completed", best.experiment.id, self.winner.ref
+            self.study.id, "completed", winner_id, self.winner.ref
         )
         self.manager.notify("on_study_end", study=self.study, winner=self.winner)
-        return best.model
+        for trial_id, directory in staged.items():
+            if trial_id != winner_id:
+                remove_staged(directory)
+        return model
+
+    def load_winner(self) -> ModelTrainer:
+        """The completed study's winning model, from the vcs."""
+        assert self.study is not None and self.study.winner_version
+        weights, version = self.resource_version_control.load(self.study.winner_version)
+        self.winner = version
+        spec = self.trainer_spec(self.algos.get(version.meta.trainer, version.meta.trainer))
+        config = make_config(spec.config_class, version.meta.trainer_config, "trainer")
+        return restore_model(spec, config, weights, version.meta.info)
+
+
+class GridTuner(Tuner):
+    """The component spec's grid tuner: every point of every trainer's grid runs once.
+
+    A ``Tuner`` whose optimizer is always ``grid``; give ``Tuner`` an ``optimizer`` for
+    random search, Bayesian optimisation, ASHA or RUSH.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        if kwargs.get("optimizer") is not None:
+            raise ConfigError(
+                "GridTuner always runs the whole grid; use Tuner(optimizer=...) for another "
+                "optimizer"
+            )
+        super().__init__(**kwargs)

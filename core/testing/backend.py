@@ -1,34 +1,99 @@
 """``BackendConformance``: what every ``backend`` component must do.
 
-Written against ``Backend.run(jobs, execute)`` (core/interfaces.py); kept in a module of
-its own because the backend interface is expected to grow (asynchronous workers).
+A backend is driven the way the study engine drives it (``start``, ``submit`` while
+``free_slots()``, ``poll``, ``stop``, ``shutdown``) on real trials: the built-in ``mlp``
+trainer, tiny, on ``blobs_splits()`` handed over in memory.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from typing import Any
 
-from hyperplug.interfaces import Backend, TrialJob
+import attrs
+
+from hyperplug.interfaces import Backend, DataRecipe, TrialEnd, TrialTask
 from hyperplug.testing.base import ComponentConformance
+from hyperplug.testing.data import blobs_splits
+
+TINY_MLP = {"name": "mlp", "hidden_layers": [4], "epochs": 3, "batch_size": 16, "threads": 1}
 
 
-def square(job: TrialJob) -> tuple[int, int]:
-    """A module-level ``execute``, so that process-based backends can pickle it."""
-    return job.params["i"], job.params["i"] ** 2
+@attrs.define
+class RecordingDriver:
+    """A ``TrialDriver`` that records every event; ``stop_after`` answers False (stop)
+    to a trial's report of that epoch."""
+
+    stop_after: dict[int, int] = attrs.Factory(dict)
+    reports: dict[int, list[int]] = attrs.Factory(dict)
+    ends: dict[int, list[TrialEnd]] = attrs.Factory(dict)
+
+    def on_report(self, trial_id: int, epoch: int, metrics: Mapping[str, float]) -> bool:
+        assert all(isinstance(v, float) for v in metrics.values())
+        self.reports.setdefault(trial_id, []).append(epoch)
+        return epoch < self.stop_after.get(trial_id, 10**9)
+
+    def on_end(self, end: TrialEnd) -> None:
+        self.ends.setdefault(end.trial_id, []).append(end)
+
+
+def task(trial_id: int, **config: Any) -> TrialTask:
+    return TrialTask(trial_id, "mlp", {}, {**TINY_MLP, **config}, "val_accuracy", "max")
 
 
 class BackendConformance(ComponentConformance):
     """Subclass as ``class TestMyBackend(BackendConformance)`` and set ``component``."""
 
     kind = "backend"
+    #: seconds a test may wait for its trials to end
+    timeout_s: float = 120.0
+
+    def run(self, backend: Backend, tasks: list[TrialTask], driver: RecordingDriver) -> None:
+        """Drive ``backend`` like the engine: submit when a slot is free, poll until every
+        task has ended, always shut down."""
+        data = blobs_splits()
+        backend.start(DataRecipe(data.fingerprint, data=data), driver)
+        queue = list(tasks)
+        deadline = time.monotonic() + self.timeout_s
+        try:
+            while len(driver.ends) < len(tasks):
+                assert time.monotonic() < deadline, f"trials still running: {driver.ends}"
+                while queue and backend.free_slots() > 0:
+                    backend.submit(queue.pop(0))
+                backend.poll(0.5)
+        finally:
+            backend.shutdown()
 
     def test_is_a_backend(self, build: Any) -> None:
         assert isinstance(build(), Backend)
 
-    def test_runs_every_job_once_and_yields_every_outcome(self, build: Any) -> None:
-        jobs = [TrialJob("mlp", {"i": i}, {"name": "mlp"}) for i in range(5)]
-        outcomes = list(build().run(jobs, square))
-        assert sorted(outcomes) == [(i, i * i) for i in range(5)]
+    def test_runs_every_trial_once_with_every_report_in_order(self, build: Any) -> None:
+        driver = RecordingDriver()
+        self.run(build(), [task(i) for i in range(3)], driver)
+        assert sorted(driver.ends) == [0, 1, 2]
+        for trial_id, ends in driver.ends.items():
+            assert [e.error for e in ends] == [None], f"trial {trial_id} ended {ends}"
+            assert driver.reports[trial_id] == [1, 2, 3]
 
-    def test_no_jobs_no_outcomes(self, build: Any) -> None:
-        assert list(build().run([], square)) == []
+    def test_a_false_answer_stops_the_trial_at_that_epoch(self, build: Any) -> None:
+        driver = RecordingDriver(stop_after={0: 1})
+        self.run(build(), [task(0), task(1)], driver)
+        assert driver.reports[0] == [1] and driver.reports[1] == [1, 2, 3]
+        assert [e.error for e in driver.ends[0]] == [None]
+
+    def test_a_failing_trial_ends_with_its_reason_and_others_go_on(self, build: Any) -> None:
+        driver = RecordingDriver()
+        self.run(build(), [task(0, activation="no_such"), task(1)], driver)
+        [failed] = driver.ends[0]
+        assert failed.error and "activation" in failed.error and "\n" not in failed.error
+        assert [e.error for e in driver.ends[1]] == [None]
+
+    def test_offers_a_slot_once_started(self, build: Any) -> None:
+        backend = build()
+        data = blobs_splits()
+        backend.start(DataRecipe(data.fingerprint, data=data), RecordingDriver())
+        try:
+            assert backend.free_slots() >= 1
+        finally:
+            backend.shutdown()

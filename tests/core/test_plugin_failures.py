@@ -288,7 +288,7 @@ def test_help_prints_each_broken_plugin_once_on_stderr(tmp_path: Path, broken_si
     assert len(lines) == 2, result.stderr
     assert lines[0].startswith(f"hyperplug: warning: {BROKEN}")
     assert lines[1].startswith(f"hyperplug: warning: {FUTURE}")
-    assert "backend: inline, ok" in result.stdout
+    assert "backend: inline, local, ok" in result.stdout
 
 
 @pytest.mark.e2e

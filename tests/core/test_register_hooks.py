@@ -110,7 +110,7 @@ def test_components_and_config_nodes_become_hydra_group_options(manager: PluginM
             cfg = compose(
                 "config",
                 overrides=[f"+{kind}=probe_{kind}"]
-                if kind in ("optimizer", "updater")
+                if kind == "updater"
                 else [f"{kind}=probe_{kind}"],
             )
             assert cfg[kind].name == f"probe_{kind}"

@@ -13,18 +13,16 @@ from hyperplug import hookimpl
 from hyperplug.errors import ConfigError, HyperplugError
 from hyperplug.interfaces import ModelTrainer
 from hyperplug.plugin_manager import PluginManager, get_plugin_manager
-from hyperplug.tuner import GridTuner, build_training_grid
+from hyperplug.tuner import Tuner, build_training_grid
 
 
-def make_tuner(
-    tracker: Any, store: Any, training_params: Mapping[Any, Any], **kw: Any
-) -> GridTuner:
+def make_tuner(tracker: Any, store: Any, training_params: Mapping[Any, Any], **kw: Any) -> Tuner:
     kw = {
         "metrics": ["train_loss", "val_loss", "val_accuracy"],
         "perf_metric": "val_accuracy",
         **kw,
     }
-    return GridTuner(
+    return Tuner(
         metadata_tracker=tracker,
         metrics_tracker=tracker,
         resource_version_control=store,

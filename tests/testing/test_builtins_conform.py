@@ -78,3 +78,10 @@ class TestLocalStore(VcsConformance):
 
 class TestInlineBackend(BackendConformance):
     component = "inline"
+
+
+class TestLocalBackend(BackendConformance):
+    component = "local"
+
+    def config(self, tmp_path: Path) -> dict[str, Any]:
+        return {"n_workers": 2, "threads_per_worker": 1}

@@ -23,6 +23,7 @@ import numpy as np
 from hyperplug.components import Component
 from hyperplug.data import ArraySplit, Dataset, DataSplits
 from hyperplug.interfaces import Backend, DataSplitter, ModelTrainer
+from hyperplug.plugins.local.inline import InlineBackend, InlineBackendConfig
 from hyperplug.testing import BackendConformance, SplitterConformance, TrainerConformance
 
 
@@ -97,18 +98,43 @@ class LossyConfig:
 
 
 class Lossy(Backend):
-    """Runs every job but loses the last outcome."""
+    """Runs every trial but never says that the last one ended."""
 
     def __init__(self, config: LossyConfig) -> None:
         self.config = config
+        self.inner = InlineBackend(InlineBackendConfig())
 
-    def run(self, jobs, execute):
-        outcomes = [execute(job) for job in jobs]
-        yield from outcomes[:-1]
+    def start(self, recipe, driver):
+        self.driver = driver
+        self.tasks = 0
+        self.inner.start(recipe, self)
+
+    def on_report(self, trial_id, epoch, metrics):
+        return self.driver.on_report(trial_id, epoch, metrics)
+
+    def on_end(self, end):
+        if end.trial_id != 2:
+            self.driver.on_end(end)
+
+    def free_slots(self):
+        return self.inner.free_slots()
+
+    def submit(self, task):
+        self.inner.submit(task)
+
+    def poll(self, timeout):
+        self.inner.poll(timeout)
+
+    def stop(self, trial_id):
+        self.inner.stop(trial_id)
+
+    def shutdown(self):
+        self.inner.shutdown()
 
 
 class TestLossy(BackendConformance):
     component = Component("backend", "lossy", Lossy, LossyConfig, "")
+    timeout_s = 20.0
 '''
 
 EXPECTED_FAILURES = {
@@ -117,7 +143,7 @@ EXPECTED_FAILURES = {
     "TestMajority::test_config_rejects_invalid_values_naming_the_key",
     "TestHead::test_parts_are_disjoint_non_empty_and_cover_the_dataset",
     "TestLossy::test_component_is_of_this_kind_and_described",
-    "TestLossy::test_runs_every_job_once_and_yields_every_outcome",
+    "TestLossy::test_runs_every_trial_once_with_every_report_in_order",
 }
 
 

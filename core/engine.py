@@ -1,0 +1,276 @@
+"""The study engine: an asynchronous ask/report/tell loop in the study (driver) process.
+
+While a backend slot is free the engine asks the search for a config, records the trial
+and submits it. Every epoch a trial reports comes back here (the engine is the tracker's
+only writer): the metrics are recorded, observers notified, and the search decides
+whether the trial goes on; the answer goes back to the trial. When a trial ends the
+tracker and the search learn its status: completed, stopped (early-stopped by the
+search or the budget) or failed (raised, reported a non-finite value, never reported
+the perf_metric, or its worker died).
+
+Resume: ``recover`` marks the trials a dead study process left running as failed
+(interrupted) and returns the finished ones, which the search replays and the budget
+counts.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from hyperplug.errors import ConfigError, HyperplugError
+from hyperplug.interfaces import (
+    Backend,
+    Budget,
+    DataRecipe,
+    MetadataTracker,
+    MetricsTracker,
+    PastTrial,
+    Search,
+    StudyRecord,
+    TrialEnd,
+    TrialRecord,
+    TrialTask,
+)
+from hyperplug.plugin_manager import PluginManager
+from hyperplug.staging import remove_staged, trial_dir
+
+INTERRUPTED = "interrupted: the study process ended while the trial ran"
+
+#: (trainer name, params) -> (algo, trainer config as a plain dict); raises ConfigError
+ConfigureTrial = Callable[[str, Mapping[str, Any]], tuple[Any, dict[str, Any]]]
+
+
+@attrs.define
+class RunningTrial:
+    record: TrialRecord
+    epochs: int | None
+    last: dict[str, float] | None = None
+    stopped: bool = False
+    failure: str | None = None
+
+
+@attrs.define
+class Tally:
+    """What the live view and the budget need to know about the study so far."""
+
+    started: float = attrs.Factory(time.time)
+    counted: int = 0
+    running: int = 0
+    completed: int = 0
+    stopped: int = 0
+    failed: int = 0
+    best: float | None = None
+    best_trial: int | None = None
+    history: list[tuple[float, float]] = attrs.Factory(list)  # (time, best so far)
+
+
+class Engine:
+    """Drives one study; also the ``TrialDriver`` its backend reports to."""
+
+    def __init__(
+        self,
+        *,
+        study: StudyRecord,
+        metadata_tracker: MetadataTracker,
+        metrics_tracker: MetricsTracker,
+        manager: PluginManager,
+        perf_metric: str,
+        mode: str,
+        study_dir: Path | None,
+        view: Any = None,
+    ) -> None:
+        self.study = study
+        self.tracker = metadata_tracker
+        self.metrics = metrics_tracker
+        self.manager = manager
+        self.perf_metric = perf_metric
+        self.mode = mode
+        self.study_dir = study_dir
+        self.view = view
+        self.search: Search | None = None
+        self.running: dict[int, RunningTrial] = {}
+        self.tally = Tally()
+        #: ids of the trials this engine started
+        self.trial_ids: list[int] = []
+
+    # ------------------------------------------------------------------ resume
+
+    def recover(self) -> list[PastTrial]:
+        """Mark trials left running by a dead study process as failed (interrupted) and
+        return the study's finished trials, with their per-epoch curves."""
+        past = []
+        for trial in self.tracker.list_trials(self.study.id):
+            if trial.status == "running":
+                trial = self.tracker.end_trial(trial.id, "failed", INTERRUPTED)
+            if trial.error == INTERRUPTED:
+                continue
+            curve: dict[int, dict[str, float]] = {}
+            for record in self.metrics.get_metrics(trial.id):
+                curve.setdefault(record.epoch, {})[record.name] = record.value
+            past.append(PastTrial(trial.trainer, trial.params, trial.status, curve, trial.metrics))
+            self._count(trial)
+        if past:
+            trials = self.tracker.list_trials(self.study.id)
+            self.tally.started -= max(t.ended_at or t.started_at for t in trials) - min(
+                t.started_at for t in trials
+            )
+        return past
+
+    # ------------------------------------------------------------------ one trial
+
+    def open_trial(
+        self, algo: Any, trainer: str, params: Mapping[str, Any], config: Mapping[str, Any]
+    ) -> TrialTask:
+        """Record a new running trial and say what to run for it."""
+        record = self.tracker.start_trial(self.study.id, trainer, dict(params), dict(config))
+        self.trial_ids.append(record.id)
+        epochs = config.get("epochs")
+        self.running[record.id] = RunningTrial(record, epochs if isinstance(epochs, int) else None)
+        self.tally.running += 1
+        self.manager.notify("on_trial_start", study=self.study, trial=record)
+        stage = None if self.study_dir is None else str(trial_dir(self.study_dir, record.id))
+        return TrialTask(
+            record.id, algo, dict(params), dict(config), self.perf_metric, self.mode, stage
+        )
+
+    def on_report(self, trial_id: int, epoch: int, metrics: Mapping[str, float]) -> bool:
+        run = self.running.get(trial_id)
+        if run is None or run.failure is not None:
+            return False
+        values = {name: float(value) for name, value in metrics.items()}
+        self.metrics.log_metrics(trial_id, epoch, values)
+        self.manager.notify(
+            "on_trial_report", study=self.study, trial=run.record, epoch=epoch, metrics=values
+        )
+        run.last = {**values, "epoch": epoch}
+        bad = [name for name, value in values.items() if not math.isfinite(value)]
+        if bad:
+            run.failure = f"{bad[0]} is {values[bad[0]]} at epoch {epoch}"
+            return False
+        if run.stopped:
+            return False
+        if self.search is not None and not self.search.on_report(trial_id, epoch, values):
+            if run.epochs is not None and epoch >= run.epochs:
+                return True  # its last epoch: the trial completes, it is not stopped
+            run.stopped = True
+            return False
+        return True
+
+    def on_end(self, end: TrialEnd) -> TrialRecord:
+        run = self.running.pop(end.trial_id)
+        self.tally.running -= 1
+        error = run.failure or end.error
+        if error is None and (run.last is None or self.perf_metric not in run.last):
+            error = f"perf_metric '{self.perf_metric}' was never reported"
+        status = "failed" if error else ("stopped" if run.stopped else "completed")
+        record = self.tracker.end_trial(end.trial_id, status, error)
+        if status == "failed" and self.study_dir is not None:
+            remove_staged(trial_dir(self.study_dir, end.trial_id))
+        if self.search is not None:
+            self.search.on_end(end.trial_id, status, run.last)
+        self.manager.notify("on_trial_end", study=self.study, trial=record)
+        self._count(record)
+        if self.view is not None:
+            self.view.trial_ended(record, self.tally)
+        return record
+
+    def stop(self, trial_id: int) -> None:
+        """Mark a running trial as stopped by the study (budget), not by its search."""
+        if trial_id in self.running:
+            self.running[trial_id].stopped = True
+
+    def _count(self, record: TrialRecord) -> None:
+        self.tally.counted += 1
+        setattr(self.tally, record.status, getattr(self.tally, record.status) + 1)
+        value = record.metrics.get(self.perf_metric)
+        if record.status != "failed" and value is not None and math.isfinite(value):
+            better = self.tally.best is None or (
+                value > self.tally.best if self.mode == "max" else value < self.tally.best
+            )
+            if better:
+                self.tally.best, self.tally.best_trial = value, record.id
+        if self.tally.best is not None:
+            self.tally.history.append((time.time() - self.tally.started, self.tally.best))
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(
+        self,
+        search: Search,
+        backend: Backend,
+        recipe: DataRecipe,
+        budget: Budget,
+        configure: ConfigureTrial,
+    ) -> None:
+        """Run trials until the search is done or a budget is spent."""
+        self.search = search
+        deadline = None
+        if budget.max_wall_time_s is not None:
+            deadline = self.tally.started + budget.max_wall_time_s
+        exhausted = stopping = False
+        backend.start(recipe, self)
+        try:
+            while True:
+                while not (exhausted or stopping) and backend.free_slots() > 0:
+                    if (
+                        budget.max_trials is not None
+                        and self.tally.counted + len(self.running) >= budget.max_trials
+                    ):
+                        exhausted = True
+                        break
+                    suggestion = search.suggest()
+                    if suggestion is None:
+                        exhausted = True
+                        break
+                    self._submit(backend, configure, *suggestion)
+                    self._check_failures(budget, backend)
+                if not self.running:
+                    break
+                timeout = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.time()))
+                backend.poll(timeout)
+                self._check_failures(budget, backend)
+                if deadline is not None and time.time() >= deadline and not stopping:
+                    stopping = True
+                    for trial_id in list(self.running):
+                        self.stop(trial_id)
+                        backend.stop(trial_id)
+        finally:
+            backend.shutdown()
+            for trial_id in list(self.running):  # only after an error: its worker is gone
+                self.running[trial_id].failure = "the study ended while the trial ran"
+                self.on_end(TrialEnd(trial_id))
+
+    def _submit(
+        self, backend: Backend, configure: ConfigureTrial, trainer: str, params: dict[str, Any]
+    ) -> None:
+        try:
+            algo, config = configure(trainer, params)
+        except ConfigError as exc:  # a sampled value the trainer refuses: a failed trial
+            assert self.search is not None
+            record = self.tracker.start_trial(self.study.id, trainer, params, {})
+            self.trial_ids.append(record.id)
+            self.search.on_start(record.id, trainer, params)
+            self.running[record.id] = RunningTrial(record, None, failure=str(exc))
+            self.tally.running += 1
+            self.on_end(TrialEnd(record.id))
+            return
+        task = self.open_trial(algo, trainer, params, config)
+        assert self.search is not None
+        self.search.on_start(task.trial_id, trainer, params)
+        backend.submit(task)
+
+    def _check_failures(self, budget: Budget, backend: Backend) -> None:
+        if budget.max_failures is not None and self.tally.failed > budget.max_failures:
+            for trial_id in list(self.running):
+                backend.stop(trial_id)
+            raise HyperplugError(
+                f"study '{self.study.name}': {self.tally.failed} trials failed, more than "
+                f"optimizer.max_failures={budget.max_failures}; see `hyperplug study "
+                f"{self.study.name}` for their errors"
+            )

@@ -1,0 +1,188 @@
+"""The search space: ``training_params`` parsed into dimensions, per trainer.
+
+``training_params: {trainer: {param: spec}}`` where a spec is
+
+- a YAML list: a set of choices (what a grid enumerates),
+- a string ``loguniform(a, b)``, ``uniform(a, b)``, ``randint(a, b)``, ``lograndint(a, b)``
+  or ``choice(a, b, ...)`` (read by the small parser below, never ``eval``),
+- anything else: a fixed value.
+
+Each trial belongs to one trainer and gets only that trainer's params. No Syne Tune
+import here: the synetune plugin turns these dimensions into its domains.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from hyperplug.errors import ConfigError, did_you_mean
+
+RANGES = ("uniform", "loguniform", "randint", "lograndint")
+DISTRIBUTIONS = (*RANGES, "choice")
+_CALL = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)\s*$", re.DOTALL)
+
+
+@attrs.frozen
+class Fixed:
+    value: Any
+
+
+@attrs.frozen
+class Choice:
+    values: tuple[Any, ...]
+
+    def keys(self) -> list[str]:
+        """The values as JSON strings: categories any searcher can hash and compare."""
+        return [json.dumps(v, sort_keys=True) for v in self.values]
+
+
+@attrs.frozen
+class Range:
+    kind: str
+    low: float
+    high: float
+
+    @property
+    def log(self) -> bool:
+        return self.kind.startswith("log")
+
+    @property
+    def integer(self) -> bool:
+        return self.kind.endswith("randint")
+
+    def contains(self, value: Any) -> bool:
+        return isinstance(value, int | float) and self.low <= value <= self.high
+
+
+Dimension = Fixed | Choice | Range
+
+
+def _literal(text: str, where: str) -> Any:
+    """One argument: an int, a float, true/false/null, or a (quoted or bare) string."""
+    text = text.strip()
+    if not text:
+        raise ConfigError(f"{where}: empty argument")
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("null", "none"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_dimension(spec: Any, where: str) -> Dimension:
+    """One param's spec -> a dimension; ``where`` (``training_params.mlp.lr``) names it
+    in every error."""
+    if isinstance(spec, list | tuple):
+        if not spec:
+            raise ConfigError(f"{where} is an empty grid: give values")
+        return Choice(tuple(spec))
+    if not isinstance(spec, str):
+        return Fixed(spec)
+    call = _CALL.match(spec)
+    if call is None:
+        return Fixed(spec)
+    name, body = call.group(1), call.group(2)
+    if name not in DISTRIBUTIONS:
+        raise ConfigError(
+            f"{where}: unknown distribution '{name}'{did_you_mean(name, DISTRIBUTIONS)}; "
+            f"known: {', '.join(DISTRIBUTIONS)}"
+        )
+    args = [_literal(part, where) for part in body.split(",")] if body.strip() else []
+    if name == "choice":
+        if not args:
+            raise ConfigError(f"{where}: choice() needs at least one value")
+        return Choice(tuple(args))
+    if len(args) != 2:
+        raise ConfigError(f"{where}: {name}(low, high) takes 2 numbers, got {len(args)}")
+    low, high = args
+    integer = name.endswith("randint")
+    number = int if integer else (int, float)
+    for value in (low, high):
+        if isinstance(value, bool) or not isinstance(value, number):
+            kind = "integers" if integer else "numbers"
+            raise ConfigError(f"{where}: {name}({body.strip()}) needs {kind}, got {value!r}")
+    if not math.isfinite(low) or not math.isfinite(high) or low >= high:
+        raise ConfigError(
+            f"{where}: {name}({low}, {high}) is an empty or inverted range (need low < high)"
+        )
+    if name.startswith("log") and low <= 0:
+        raise ConfigError(f"{where}: {name}({low}, {high}) is a log range: it needs low > 0")
+    return Range(name, low, high)
+
+
+@attrs.frozen
+class SearchSpace:
+    """trainer name -> {param: dimension}, in the order the config gives them."""
+
+    trainers: dict[str, dict[str, Dimension]]
+
+    @classmethod
+    def parse(cls, training_params: Mapping[str, Mapping[str, Any]]) -> SearchSpace:
+        trainers: dict[str, dict[str, Dimension]] = {}
+        for trainer, params in training_params.items():
+            trainers[trainer] = {
+                str(key): parse_dimension(spec, f"training_params.{trainer}.{key}")
+                for key, spec in (params or {}).items()
+            }
+        return cls(trainers)
+
+    @property
+    def finite(self) -> bool:
+        return not any(
+            isinstance(dim, Range) for params in self.trainers.values() for dim in params.values()
+        )
+
+    def check_finite(self, optimizer: str) -> None:
+        for trainer, params in self.trainers.items():
+            for key, dim in params.items():
+                if isinstance(dim, Range):
+                    raise ConfigError(
+                        f"training_params.{trainer}.{key}: optimizer={optimizer} enumerates "
+                        f"values and cannot use the range {dim.kind}({dim.low}, {dim.high}); "
+                        "give a list of values or choose optimizer=random|bo|tpe|asha|..."
+                    )
+
+    def grid(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every point of every trainer's grid, trainer by trainer, in config order."""
+        self.check_finite("grid")
+        points = []
+        for trainer, params in self.trainers.items():
+            keys = list(params)
+            values = [
+                dim.values if isinstance(dim, Choice) else (dim.value,)  # type: ignore[union-attr]
+                for dim in params.values()
+            ]
+            for combo in itertools.product(*values):
+                points.append((trainer, dict(zip(keys, combo, strict=True))))
+        return points
+
+    def contains(self, trainer: str, params: Mapping[str, Any]) -> bool:
+        """Whether a trial of another study (or run) is a point of this space."""
+        if trainer not in self.trainers:
+            return False
+        for key, dim in self.trainers[trainer].items():
+            if key not in params:
+                return False
+            value = params[key]
+            if isinstance(dim, Fixed) and value != dim.value:
+                return False
+            if isinstance(dim, Choice) and value not in dim.values:
+                return False
+            if isinstance(dim, Range) and not dim.contains(value):
+                return False
+        return True

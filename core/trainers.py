@@ -1,0 +1,55 @@
+"""Resolving a trainer (a registered name or a ``ModelTrainer`` class) and its config."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from hyperplug.config import make_config, to_plain
+from hyperplug.errors import ConfigError
+from hyperplug.interfaces import ModelTrainer
+from hyperplug.plugin_manager import PluginManager
+
+Algo = str | type[ModelTrainer]
+
+
+@attrs.frozen
+class TrainerSpec:
+    """How to build one trainer: its registered name, factory and config class."""
+
+    name: str
+    factory: Callable[[Any], ModelTrainer]
+    config_class: type
+
+
+def trainer_spec(manager: PluginManager, algo: Algo) -> TrainerSpec:
+    """Resolve a trainer class or registered trainer name."""
+    if isinstance(algo, str):
+        component = manager.registry.get("trainer", algo).component
+        return TrainerSpec(component.name, component.factory, component.config_class)
+    if isinstance(algo, type) and issubclass(algo, ModelTrainer):
+        name = getattr(algo, "name", None)
+        config_class = getattr(algo, "config_class", None)
+        if config_class is None and name in manager.registry.names("trainer"):
+            config_class = manager.registry.get("trainer", name).component.config_class
+        if name is None or config_class is None:
+            raise ConfigError(
+                f"trainer class {algo.__name__} needs class attributes `name` and "
+                "`config_class` (or a registered trainer of that name)"
+            )
+        return TrainerSpec(name, algo, config_class)
+    raise ConfigError(f"training_params key {algo!r} is neither a trainer name nor class")
+
+
+def trial_config(spec: TrainerSpec, params: Mapping[str, Any], base: Mapping[str, Any]) -> Any:
+    """The trainer's config: its defaults, updated by ``base`` then by ``params``."""
+    node = {**to_plain(base), **dict(params), "name": spec.name}
+    return make_config(spec.config_class, node, f"training_params.{spec.name}")
+
+
+def restore_model(spec: TrainerSpec, config: Any, weights: Any, info: Any) -> ModelTrainer:
+    """A trained model back from staged or versioned weights, through the trainer's
+    ``restore`` (the factory may be a function, so its class comes from an instance)."""
+    return type(spec.factory(config)).restore(config, weights, info)

@@ -1,0 +1,180 @@
+"""The optimizer components: each builds a Syne Tune scheduler for a search space.
+
+grid and RUSH are ours (Syne Tune 0.16 has neither); random, bo (BOTorch GP), tpe, asha,
+hyperband (ASHA with several brackets) and bohb are Syne Tune's baselines.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from typing import Any
+
+from hyperplug.errors import ConfigError, NotFoundError, PluginError
+from hyperplug.interfaces import Budget, Optimizer, PastTrial, Search, SearchContext
+from hyperplug.plugins.synetune.configs import OptimizerConfig
+
+MULTI_FIDELITY = ("asha", "hyperband", "bohb", "rush")
+
+
+class SyneTuneOptimizer(Optimizer):
+    """One optimizer component; ``config.name`` says which scheduler it builds."""
+
+    def __init__(self, config: OptimizerConfig) -> None:
+        self.config = config
+        name = config.name
+        if name in MULTI_FIDELITY:
+            if config.max_epochs is None:
+                raise ConfigError(
+                    f"optimizer.max_epochs: optimizer={name} needs an epoch budget, e.g. "
+                    f"optimizer.max_epochs=20"
+                )
+            if config.grace_period > config.max_epochs:
+                raise ConfigError(
+                    f"optimizer.grace_period={config.grace_period} must be <= "
+                    f"optimizer.max_epochs={config.max_epochs}"
+                )
+        if name == "rush" and not config.reference_study:
+            raise ConfigError(
+                "optimizer.reference_study: optimizer=rush needs the name of an earlier study "
+                "(see `hyperplug studies`)"
+            )
+        if name == "bo":
+            try:
+                import botorch  # noqa: F401
+            except Exception as exc:
+                raise PluginError(
+                    f"optimizer=bo needs botorch, which cannot be imported here ({exc}); "
+                    "install it (pip install botorch) or choose optimizer=tpe"
+                ) from exc
+
+    def budget(self) -> Budget:
+        c = self.config
+        return Budget(c.max_trials, c.max_wall_time_s, c.max_failures, c.max_epochs)
+
+    def needs_finite_space(self) -> bool:
+        return self.config.name == "grid"
+
+    def check(self, context: SearchContext) -> None:
+        if self.config.name == "rush":
+            self._reference(context)
+
+    def search(self, context: SearchContext) -> Search:
+        from hyperplug.plugins.synetune.schedulers import SchedulerSearch
+
+        scheduler = self._scheduler(context)
+        history = () if self.config.name == "grid" else context.history
+        return SchedulerSearch(scheduler, context.space, context.perf_metric, history)
+
+    # ------------------------------------------------------------------ schedulers
+
+    def _scheduler(self, context: SearchContext) -> Any:
+        from syne_tune.optimizer import baselines
+
+        from hyperplug.plugins.synetune.schedulers import EPOCH, RUSH, GridScheduler
+        from hyperplug.plugins.synetune.space import config_space, encode
+
+        c = self.config
+        space = context.space
+        if c.name == "grid":
+            todo = _without(space.grid(), context.history)
+            configs = [encode(space, trainer, params) for trainer, params in todo]
+            return GridScheduler(configs, context.perf_metric, context.mode)
+        common: dict[str, Any] = {
+            "config_space": config_space(space),
+            "do_minimize": context.mode == "min",
+            "random_seed": c.seed,
+        }
+        if c.name == "random":
+            return baselines.RandomSearch(metrics=[context.perf_metric], **common)
+        common["metric"] = context.perf_metric
+        if c.name == "bo":
+            return baselines.BOTorch(**common)
+        if c.name == "tpe":
+            return baselines.TPE(**common)
+        fidelity = {
+            "time_attr": EPOCH,
+            "max_t": c.max_epochs,
+            "grace_period": c.grace_period,
+            "reduction_factor": c.reduction_factor,
+            "brackets": c.brackets or _max_brackets(c),
+        }
+        if c.name in ("asha", "hyperband"):
+            return baselines.ASHA(**common, **fidelity)
+        if c.name == "bohb":
+            return baselines.BOHB(**common, **fidelity)
+        points, hurdles = self._reference(context)
+        todo = _without(points, context.history)
+        return RUSH(
+            hurdles=hurdles,
+            points_to_evaluate=[encode(space, t, p) for t, p in todo] or None,
+            **common,
+            **fidelity,
+        )
+
+    def _reference(
+        self, context: SearchContext
+    ) -> tuple[list[tuple[str, dict[str, Any]]], dict[int, float]]:
+        """RUSH's warm start: the reference study's best configs that lie in this space
+        (best first), and its best trial's perf_metric per epoch."""
+        name = str(self.config.reference_study)
+        tracker = context.tracker
+        try:
+            study = tracker.get_study(name)
+        except NotFoundError:
+            names = [s.name for s in tracker.list_studies()]
+            close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+            hint = f"; close names: {', '.join(close)}" if close else ""
+            raise ConfigError(
+                f"optimizer.reference_study: study '{name}' not found{hint} "
+                "(see `hyperplug studies`)"
+            ) from None
+        if (study.perf_metric, study.mode) != (context.perf_metric, context.mode):
+            raise ConfigError(
+                f"optimizer.reference_study: study '{name}' optimises {study.perf_metric} "
+                f"({study.mode}), this study {context.perf_metric} ({context.mode})"
+            )
+        sign = 1 if context.mode == "max" else -1
+        finished = sorted(
+            (
+                t
+                for t in tracker.list_trials(study.id)
+                if t.status in ("completed", "stopped")
+                and math.isfinite(t.metrics.get(context.perf_metric, math.nan))
+            ),
+            key=lambda t: -sign * t.metrics[context.perf_metric],
+        )
+        if not finished:
+            raise ConfigError(
+                f"optimizer.reference_study: study '{name}' has no trial that reached "
+                f"{context.perf_metric}"
+            )
+        points = [
+            (t.trainer, t.params) for t in finished if context.space.contains(t.trainer, t.params)
+        ][: self.config.n_reference]
+        hurdles = {
+            record.epoch: record.value
+            for record in tracker.get_metrics(finished[0].id)
+            if record.name == context.perf_metric
+        }
+        return points, hurdles
+
+
+def _max_brackets(config: Any) -> int:
+    """As many brackets as there are rungs between grace_period and max_epochs."""
+    ratio = config.max_epochs / config.grace_period
+    return max(1, int(math.log(ratio) / math.log(config.reduction_factor) + 1e-9) + 1)
+
+
+def _without(
+    points: list[tuple[str, dict[str, Any]]], history: tuple[PastTrial, ...]
+) -> list[tuple[str, dict[str, Any]]]:
+    """The points no finished trial of the study ran yet (each past trial used once)."""
+    done = [(p.trainer, p.params) for p in history]
+    todo = []
+    for point in points:
+        if point in done:
+            done.remove(point)
+        else:
+            todo.append(point)
+    return todo

@@ -1,0 +1,125 @@
+"""Our schedulers on Syne Tune's ``TrialScheduler`` API, and the adapter that lets the
+engine drive any Syne Tune scheduler trial by trial (imports syne_tune: load lazily)."""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+from collections import deque
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from syne_tune.backend.trial_status import Trial
+from syne_tune.optimizer.baselines import ASHA
+from syne_tune.optimizer.scheduler import SchedulerDecision, TrialScheduler, TrialSuggestion
+
+from hyperplug.interfaces import PastTrial, Search
+from hyperplug.plugins.synetune.space import decode, encode
+from hyperplug.search_space import SearchSpace
+
+#: the ``time_attr`` of multi-fidelity schedulers: trials report epochs 1, 2, ...
+EPOCH = "epoch"
+
+
+class GridScheduler(TrialScheduler):
+    """Proposes each given config once, in order, then says it is done (None)."""
+
+    def __init__(self, configs: Sequence[dict[str, Any]], metric: str, mode: str) -> None:
+        super().__init__(random_seed=0)
+        self.queue = deque(configs)
+        self.metric = metric
+        self.mode = mode
+
+    def suggest(self) -> TrialSuggestion | None:
+        return TrialSuggestion.start_suggestion(self.queue.popleft()) if self.queue else None
+
+    def metric_names(self) -> list[str]:
+        return [self.metric]
+
+    def metric_mode(self) -> str:
+        return self.mode
+
+
+class RUSH(ASHA):
+    """ASHA plus hurdles: a trial whose perf_metric at epoch e is worse than the
+    reference best's value at epoch e is stopped, whatever ASHA's rungs say."""
+
+    def __init__(self, *, hurdles: Mapping[int, float], **asha: Any) -> None:
+        super().__init__(**asha)
+        self.hurdles = dict(hurdles)
+
+    def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> str:
+        action = super().on_trial_result(trial, result)
+        hurdle = self.hurdles.get(int(result[self.time_attr]))
+        if action == SchedulerDecision.CONTINUE and hurdle is not None:
+            value = result[self.metric]
+            if (value > hurdle) if self.do_minimize else (value < hurdle):
+                self.num_stopped += 1
+                return SchedulerDecision.STOP
+        return action
+
+
+class SchedulerSearch(Search):
+    """The engine's ``Search`` on a Syne Tune scheduler: trial ids are the tracker's;
+    a resumed study's finished trials are replayed first (negative ids)."""
+
+    def __init__(
+        self,
+        scheduler: TrialScheduler,
+        space: SearchSpace,
+        metric: str,
+        history: Sequence[PastTrial] = (),
+    ) -> None:
+        self.scheduler = scheduler
+        self.space = space
+        self.metric = metric
+        self.trials: dict[int, Trial] = {}
+        self._pending: dict[str, Any] | None = None
+        #: configs the study ran before: a seeded searcher proposes them again first
+        self._ran = [(past.trainer, past.params) for past in history]
+        for index, past in zip(itertools.count(1), history):
+            self._replay(-index, past)
+
+    def _replay(self, trial_id: int, past: PastTrial) -> None:
+        if not self.space.contains(past.trainer, past.params):
+            return
+        self.on_start(trial_id, past.trainer, past.params)
+        last = None
+        for epoch in sorted(past.curve):
+            values = past.curve[epoch]
+            if self.metric in values:
+                last = {**values, EPOCH: epoch}
+                self.scheduler.on_trial_result(self.trials[trial_id], last)
+        self.on_end(trial_id, past.status, last)
+
+    def suggest(self) -> tuple[str, dict[str, Any]] | None:
+        while True:
+            suggestion = self.scheduler.suggest()
+            if suggestion is None:
+                return None
+            point = decode(self.space, suggestion.config)
+            if point not in self._ran:
+                self._pending = suggestion.config
+                return point
+            self._ran.remove(point)
+
+    def on_start(self, trial_id: int, trainer: str, params: Mapping[str, Any]) -> None:
+        config = self._pending or encode(self.space, trainer, params)
+        self._pending = None
+        trial = Trial(trial_id=trial_id, config=config, creation_time=datetime.datetime.now())
+        self.trials[trial_id] = trial
+        self.scheduler.on_trial_add(trial)
+
+    def on_report(self, trial_id: int, epoch: int, metrics: Mapping[str, float]) -> bool:
+        if self.metric not in metrics:
+            return True
+        result = {**metrics, EPOCH: epoch}
+        decision = self.scheduler.on_trial_result(self.trials[trial_id], result)
+        return decision == SchedulerDecision.CONTINUE
+
+    def on_end(self, trial_id: int, status: str, last: Mapping[str, float] | None) -> None:
+        trial = self.trials.pop(trial_id)
+        if status == "failed" or last is None or self.metric not in last:
+            self.scheduler.on_trial_error(trial)
+        else:
+            self.scheduler.on_trial_complete(trial, dict(last))

@@ -1,0 +1,141 @@
+"""End to end: resuming a study whose process was SIGKILLed, optimizers and bad search input
+on the real console script."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hyperplug.engine import INTERRUPTED
+from hyperplug.plugins.sqlite import SQLiteTracker, SQLiteTrackerConfig
+
+pytestmark = pytest.mark.e2e
+
+HYPERPLUG = str(Path(sys.executable).parent / "hyperplug")
+
+
+def env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    env["COLUMNS"] = "200"
+    return env
+
+
+def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [HYPERPLUG, *args], cwd=cwd, env=env(), capture_output=True, text=True, timeout=300
+    )
+
+
+def trials(db: Path) -> list[tuple[int, str, str, str | None]]:
+    if not db.exists():
+        return []
+    with sqlite3.connect(db, timeout=30) as conn:
+        return conn.execute("SELECT number, params, status, error FROM trials").fetchall()
+
+
+def test_a_killed_study_resumes_where_it_stopped(tmp_path: Path) -> None:
+    # 6 grid points of ~0.3 s each: slow enough to kill the process mid-study
+    args = [
+        "trainer.epochs=25",
+        "trainer.hidden_layers=[32]",
+        "trainer.batch_size=32",
+        "+training_params.mlp.lr=[0.1,0.05,0.02,0.01,0.005,0.002]",
+    ]
+    db = tmp_path / ".hyperplug" / "hyperplug.db"
+    process = subprocess.Popen(
+        [HYPERPLUG, *args],
+        cwd=tmp_path,
+        env=env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        done = [t for t in trials(db) if t[2] == "completed"]
+        if len(done) >= 2:
+            break
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    before = trials(db)
+    assert 2 <= len([t for t in before if t[2] == "completed"]) < 6, before
+
+    result = run(tmp_path, *args)
+    assert result.returncode == 0, result.stderr
+    after = trials(db)
+    finished = [t for t in after if t[3] != INTERRUPTED]
+    assert len(finished) == 6
+    assert len({t[1] for t in finished}) == 6  # no grid point ran twice
+    assert all(t[2] == "completed" for t in finished)
+    # the trials the dead process finished were not run again
+    assert [t for t in after if t[0] < len(before) and t[2] == "completed"] == [
+        t for t in before if t[2] == "completed"
+    ]
+    assert all(t[2] == "failed" for t in after if t[3] == INTERRUPTED)
+    assert len(after) == 6 + len([t for t in after if t[3] == INTERRUPTED])
+    tracker = SQLiteTracker(SQLiteTrackerConfig(path=str(db)))
+    assert tracker.check_integrity()
+    [study] = tracker.list_studies()
+    assert study.status == "completed" and study.name.startswith("digits_model-")
+    tracker.close()
+
+    again = run(tmp_path, *args)
+    assert again.returncode == 0
+    assert f"study {study.name} is complete; nothing to run" in again.stdout
+    assert len(trials(db)) == len(after)
+
+
+def test_asha_on_local_workers_writes_plots(tmp_path: Path) -> None:
+    result = run(
+        tmp_path,
+        "optimizer=asha",
+        "optimizer.max_epochs=6",
+        "optimizer.max_trials=6",
+        "backend=local",
+        "backend.n_workers=2",
+        "trainer.hidden_layers=[16]",
+        "+training_params.mlp.lr='loguniform(1e-4,3e-1)'",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "6 trials (" in result.stdout and "stopped" in result.stdout
+    assert "best val_accuracy:" in result.stderr  # the live view (a line per trial: no TTY)
+    plots = [
+        line.split("plot: ", 1)[1]
+        for line in result.stdout.splitlines()
+        if line.startswith("plot: ")
+    ]
+    assert [Path(p).name for p in plots] == ["learning_curves.png", "best_so_far.png"]
+    assert all((tmp_path / p).stat().st_size > 1000 for p in plots)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["+training_params.mlp.lr='logunifrm(1e-4,1)'"],
+            "training_params.mlp.lr: unknown distribution 'logunifrm' (did you mean 'loguniform'?)",
+        ),
+        (
+            ["+training_params.mlp.lr='uniform(0.001,0.1)'"],
+            "training_params.mlp.lr: optimizer=grid enumerates values",
+        ),
+        (["optimizer=asha"], "optimizer.max_epochs: optimizer=asha needs an epoch budget"),
+        (
+            ["optimizer=rush", "optimizer.max_epochs=2", "optimizer.reference_study=nope"],
+            "optimizer.reference_study: study 'nope' not found",
+        ),
+    ],
+)
+def test_bad_search_input_is_one_line(tmp_path: Path, args: list[str], expected: str) -> None:
+    result = run(tmp_path, "trainer.epochs=1", *args)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], result.stderr
+    assert not any(t for t in trials(tmp_path / ".hyperplug" / "hyperplug.db"))

@@ -1,0 +1,111 @@
+"""The ``local`` backend's workers and the engine's fault handling, with a real MLP trainer
+that goes wrong the way user code does (raises, reports NaN, gets its process killed)."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from hyperplug.config import configure
+from hyperplug.errors import HyperplugError
+from hyperplug.plugin_manager import get_plugin_manager
+from hyperplug.plugins.torch.configs import MLPConfig
+from hyperplug.plugins.torch.mlp import MLPTrainer
+from hyperplug.tuner import Tuner
+
+
+@attrs.define
+class FaultyConfig(MLPConfig):
+    name: str = "faulty"
+    #: what goes wrong at epoch 2: none, raise, nan or kill (SIGKILL of its own process)
+    fault: str = "none"
+
+
+@attrs.define
+class FaultyReporter:
+    report: Any
+    fault: str
+    perf_metric: str
+    mode: str
+
+    def __call__(self, epoch: int, metrics: Mapping[str, float]) -> bool:
+        if epoch == 2 and self.fault == "raise":
+            raise RuntimeError("boom at epoch 2\nsecond line")
+        if epoch == 2 and self.fault == "nan":
+            metrics = {**metrics, "val_loss": math.nan}
+        if epoch == 2 and self.fault == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return self.report(epoch, metrics)
+
+
+class FaultyTrainer(MLPTrainer):
+    """The real MLP trainer, with a fault injected into its second epoch."""
+
+    name = "faulty"
+    config_class = FaultyConfig
+
+    def fit(self, data: Any, report: Any) -> None:
+        wrapped = FaultyReporter(report, self.config.fault, report.perf_metric, report.mode)
+        super().fit(data, wrapped)
+
+
+def build(kind: str, **node: Any) -> Any:
+    component, config = configure(kind, node, get_plugin_manager())
+    return component.build(config)
+
+
+def tuner(tracker: Any, store: Any, tmp_path: Path, faults: list[str], **kw: Any) -> Tuner:
+    return Tuner(
+        metadata_tracker=tracker,
+        metrics_tracker=tracker,
+        resource_version_control=store,
+        training_params={FaultyTrainer: {"fault": faults, "hidden_layers": [[16]], "epochs": 3}},
+        home=tmp_path,
+        model_name="faulty",
+        **kw,
+    )
+
+
+def test_faults_in_workers_fail_their_trial_and_a_killed_worker_is_replaced(
+    tracker: Any, store: Any, tmp_path: Path, digits_splits: Any
+) -> None:
+    backend = build("backend", name="local", n_workers=2)
+    study = tuner(
+        tracker, store, tmp_path, ["none", "raise", "nan", "kill", "none"], backend=backend
+    )
+    model = study.run_experiment(digits_splits)
+    trials = tracker.list_trials(study.study.id)
+    by_number = {t.number: t for t in trials}
+    assert [t.status for t in trials] == ["completed", "failed", "failed", "failed", "completed"]
+    assert by_number[1].error == "RuntimeError: boom at epoch 2"
+    assert by_number[2].error == "val_loss is nan at epoch 2"
+    assert by_number[3].error.startswith("worker process ")
+    assert by_number[3].error.endswith("died (SIGKILL)")
+    assert backend.replaced == 1
+    # what the killed trial reported before it died is in the tracker
+    assert {m.epoch for m in tracker.get_metrics(by_number[3].id)} == {1}
+    assert study.study.winner_trial_id in (by_number[0].id, by_number[4].id)
+    assert model.predict(digits_splits.test.x[:3]).shape == (3,)
+    assert backend.workers == []  # shut down
+
+
+def test_more_failures_than_max_failures_end_the_study(
+    tracker: Any, store: Any, tmp_path: Path, digits_splits: Any
+) -> None:
+    opt = build("optimizer", name="grid", max_failures=1)
+    study = tuner(tracker, store, tmp_path, ["raise", "raise", "raise", "none"], optimizer=opt)
+    with pytest.raises(
+        HyperplugError, match=r"2 trials failed, more than optimizer.max_failures=1"
+    ):
+        study.run_experiment(digits_splits)
+    trials = tracker.list_trials(study.study.id)
+    assert [t.status for t in trials] == ["failed", "failed"]
+    assert store.list_versions() == []
+    assert tracker.get_study(study.study_name).status == "failed"
