@@ -37,6 +37,7 @@ from hyperplug.interfaces import (
     VersionMeta,
 )
 from hyperplug.plugin_manager import PluginManager, get_plugin_manager
+from hyperplug.secrets import redact, redact_text
 
 Algo = str | type[ModelTrainer]
 
@@ -156,7 +157,7 @@ class BaseHyperparameterTuner(abc.ABC):
         spec = self.trainer_spec(algo)
         config = trial_config(spec, params, trainer_config)
         experiment = self.metadata_tracker.start_trial(
-            model_version.id, spec.name, dict(params), to_plain(config)
+            model_version.id, spec.name, redact(dict(params)), redact(to_plain(config))
         )
         self.manager.notify("on_trial_start", study=model_version, trial=experiment)
         reporter = TrialReporter(
@@ -180,7 +181,8 @@ class BaseHyperparameterTuner(abc.ABC):
             status, model = "failed", None
         else:
             status = "stopped" if reporter.stopped else "completed"
-        experiment = self.metadata_tracker.end_trial(experiment.id, status, reporter.failure)
+        error = redact_text(reporter.failure) if reporter.failure else None
+        experiment = self.metadata_tracker.end_trial(experiment.id, status, error)
         if status != "failed" and self.perf_metric not in experiment.metrics:
             experiment = self.metadata_tracker.end_trial(
                 experiment.id, "failed", f"perf_metric '{self.perf_metric}' was never reported"
@@ -230,8 +232,8 @@ class BaseHyperparameterTuner(abc.ABC):
         metrics = {**experiment.metrics, **extra_metrics}
         meta = VersionMeta(
             trainer=trainer,
-            trainer_config=dict(experiment.trainer_config),
-            params=dict(params),
+            trainer_config=redact(dict(experiment.trainer_config)),
+            params=redact(dict(params)),
             metrics=metrics,
             info=dict(info),
             study=self.study.name if self.study else None,
@@ -276,10 +278,11 @@ class BaseHyperparameterTuner(abc.ABC):
         return plan_trials(self.manager, self.training_params, self.trainer_configs)
 
     def start_study(self) -> StudyRecord:
+        config = redact(self.study_config)  # what trackers and observers may write down
         self.study = self.metadata_tracker.start_study(
-            self.study_name, self.perf_metric, self.mode, self.study_config
+            self.study_name, self.perf_metric, self.mode, config
         )
-        self.manager.notify("on_study_start", study=self.study, config=self.study_config)
+        self.manager.notify("on_study_start", study=self.study, config=config)
         return self.study
 
     def _beats_best(self, value: float | None) -> bool:
