@@ -125,3 +125,16 @@ def test_bad_wandb_config_fails_in_one_line_before_anything_is_written(
     assert line.startswith("hyperplug: error: ") and message in line
     assert not (tmp_path / ".hyperplug" / "hyperplug.db").exists()
     assert not (tmp_path / ".hyperplug" / "wandb").exists()
+
+
+def test_a_sweeps_winner_is_tagged_by_reopening_its_run(tmp_path: Path) -> None:
+    from hyperplug.plugins.wandb.offline import read_run, run_dirs
+
+    args = ["--multirun", "tracker=wandb", "tracker.mode=offline", "trainer.epochs=1"]
+    result = run(tmp_path, *args, "trainer.hidden_layers=[16]", "trainer.lr=0.1,0.01")
+    assert result.returncode == 0, result.stderr
+    runs = [read_run(d) for d in run_dirs(tmp_path / ".hyperplug" / "wandb")]
+    assert len(runs) == 3  # two trials (two job processes) + the winner's run reopened
+    [reopened] = [r for r in runs if "winner" in r.tags]
+    assert reopened.summary["winner"] is True and reopened.exit_code == 0
+    assert sum(r.run_id == reopened.run_id for r in runs) == 2
