@@ -41,30 +41,21 @@ def versions(cwd: Path) -> list[str]:
 def test_help_lists_groups_options_and_commands_without_torch(tmp_path: Path) -> None:
     result = hyperplug(tmp_path, "--help")
     assert result.returncode == 0, result.stderr
-    for text in (
-        "trainer: mlp",
-        "dataset: csv, digits, npz",
-        "tracker: sqlite",
-        "vcs: store",
-        "experiment: digits_grid",
-        "hyperplug studies",
-        "lr: 0.001",
-    ):
+    for text in ("trainer: mlp", "dataset: csv, digits, npz", "tracker: sqlite", "vcs: store",
+                 "experiment: digits_grid", "hyperplug studies", "lr: 0.001"):
         assert text in result.stdout
     probe = (
         "import sys\nfrom hyperplug.cli import main\nsys.argv = ['hyperplug', '--help']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\nassert 'torch' not in sys.modules\n"
     )
-    check = subprocess.run(
-        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True
-    )
+    check = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True,
+                           text=True)
     assert check.returncode == 0, check.stderr
 
 
 def test_cfg_job_prints_the_composed_config_with_overrides(tmp_path: Path) -> None:
-    result = hyperplug(
-        tmp_path, "--cfg", "job", "trainer.hidden_layers=[256,128]", "trainer.activation=gelu"
-    )
+    result = hyperplug(tmp_path, "--cfg", "job", "trainer.hidden_layers=[256,128]",
+                       "trainer.activation=gelu")
     assert result.returncode == 0, result.stderr
     assert "activation: gelu" in result.stdout
     assert "- 256\n  - 128" in result.stdout
@@ -95,12 +86,8 @@ def test_a_single_run_trains_tracks_and_versions_the_model(tmp_path: Path) -> No
 
 
 def test_a_grid_from_training_params_runs_every_point(tmp_path: Path) -> None:
-    result = hyperplug(
-        tmp_path,
-        *FAST,
-        "+training_params.mlp.lr=[0.01,0.001]",
-        "+training_params.mlp.activation=[relu,tanh]",
-    )
+    result = hyperplug(tmp_path, *FAST, "+training_params.mlp.lr=[0.01,0.001]",
+                       "+training_params.mlp.activation=[relu,tanh]")
     assert result.returncode == 0, result.stderr
     assert "4 trials (4 completed)" in result.stdout
 
