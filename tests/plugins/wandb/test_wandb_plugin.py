@@ -165,7 +165,9 @@ def test_the_model_version_is_an_artifact_with_metadata_and_manifest(written: Wr
 
 
 def test_a_loaded_version_predicts_like_the_trained_model(written: Written) -> None:
-    vcs = build("vcs", name="wandb", dir=str(written.root / "wb"), root=str(written.root / "models"))
+    vcs = build(
+        "vcs", name="wandb", dir=str(written.root / "wb"), root=str(written.root / "models")
+    )
     assert [v.ref for v in vcs.list_versions()] == ["digits:v1"]
     weights, version = vcs.load("digits:best")
     component, config = configure("trainer", version.meta.trainer_config, get_plugin_manager())
@@ -201,8 +203,11 @@ def test_bad_config_is_refused_before_anything_is_written(
     tmp_path: Path, node: dict[str, str], message: str
 ) -> None:
     with pytest.raises(ConfigError, match=message):
-        configure("tracker", {"name": "wandb", "path": str(tmp_path / "x.db"), **node},
-                  get_plugin_manager())
+        configure(
+            "tracker",
+            {"name": "wandb", "path": str(tmp_path / "x.db"), **node},
+            get_plugin_manager(),
+        )
     assert not list(tmp_path.iterdir())
 
 
