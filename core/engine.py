@@ -38,6 +38,7 @@ from hyperplug.interfaces import (
     TrialTask,
 )
 from hyperplug.plugin_manager import PluginManager
+from hyperplug.secrets import redact, redact_text
 from hyperplug.staging import remove_staged, trial_dir
 
 INTERRUPTED = "interrupted: the study process ended while the trial ran"
@@ -127,8 +128,11 @@ class Engine:
     def open_trial(
         self, algo: Any, trainer: str, params: Mapping[str, Any], config: Mapping[str, Any]
     ) -> TrialTask:
-        """Record a new running trial and say what to run for it."""
-        record = self.tracker.start_trial(self.study.id, trainer, dict(params), dict(config))
+        """Record a new running trial and say what to run for it: the record gets the
+        params and config with secrets masked, the trial the real ones."""
+        record = self.tracker.start_trial(
+            self.study.id, trainer, redact(dict(params)), redact(dict(config))
+        )
         self.trial_ids.append(record.id)
         epochs = config.get("epochs")
         self.running[record.id] = RunningTrial(record, epochs if isinstance(epochs, int) else None)
@@ -166,6 +170,7 @@ class Engine:
         run = self.running.pop(end.trial_id)
         self.tally.running -= 1
         error = run.failure or end.error
+        error = redact_text(error) if error else None
         if error is None and (run.last is None or self.perf_metric not in run.last):
             error = f"perf_metric '{self.perf_metric}' was never reported"
         status = "failed" if error else ("stopped" if run.stopped else "completed")

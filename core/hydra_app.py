@@ -71,6 +71,7 @@ def _run_job(cfg: Any) -> float | None:
     from hyperplug.summary import show_result
 
     hydra_cfg = HydraConfig.get()
+    protect_run_files(hydra_cfg)
     if hydra_cfg.mode == RunMode.MULTIRUN:
         swept = swept_trainer_keys(hydra_cfg.overrides.task)
         return run_sweep_job(cfg, Path(hydra_cfg.sweep.dir), swept)
@@ -81,6 +82,44 @@ def _run_job(cfg: Any) -> float | None:
         view.close()
     show_result(result, Path(hydra_cfg.runtime.output_dir))
     return result.best_value
+
+
+def protect_run_files(hydra_cfg: Any) -> None:
+    """Keep secrets out of what Hydra wrote before the task ran and of the job's log.
+
+    Hydra saves the composed config, the overrides and its own config (``.hydra/*.yaml``,
+    a sweep's ``multirun.yaml``) before calling the task; they are rewritten redacted here.
+    The job's log handlers get a filter that masks secrets in every line."""
+    from hydra.types import RunMode
+
+    from hyperplug.secrets import redact_log_handlers
+
+    redact_log_handlers()
+    paths: list[Path] = []
+    if hydra_cfg.output_subdir is not None:
+        paths.extend(Path(hydra_cfg.runtime.output_dir, hydra_cfg.output_subdir).glob("*.yaml"))
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        paths.append(Path(hydra_cfg.sweep.dir) / "multirun.yaml")
+    for path in paths:
+        redact_yaml_file(path)
+
+
+def redact_yaml_file(path: Path) -> None:
+    """Rewrite a saved YAML config with its secrets masked (untouched if it has none).
+
+    Atomically: the jobs of a sweep may rewrite the sweep's ``multirun.yaml`` at once."""
+    from omegaconf import OmegaConf
+
+    from hyperplug.secrets import redact
+
+    if not path.is_file():
+        return
+    plain = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    cleaned = redact(plain)
+    if cleaned != plain:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        OmegaConf.save(OmegaConf.create(cleaned), tmp)
+        os.replace(tmp, path)
 
 
 def swept_trainer_keys(task_overrides: Any) -> list[str]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from hyperplug.data import DataSplits
 from hyperplug.interfaces import ModelTrainer
+from hyperplug.secrets import redact
 
 WEIGHTS = "weights.safetensors"
 RECORD = "staged.json"
@@ -40,7 +41,7 @@ def stage(directory: Path, model: ModelTrainer, params: dict[str, Any], data: Da
     save_file(dict(model.state_dict()), str(directory / WEIGHTS))
     record = {
         "info": model.model_info(),
-        "params": params,
+        "params": redact(params),
         "extra_metrics": extra,
         "data_fingerprint": data.fingerprint,
     }

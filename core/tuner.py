@@ -43,6 +43,7 @@ from hyperplug.interfaces import (
 )
 from hyperplug.plugin_manager import PluginManager, get_plugin_manager
 from hyperplug.search_space import Choice, Dimension, Fixed, SearchSpace
+from hyperplug.secrets import redact
 from hyperplug.staging import is_staged, load_staged, remove_staged, study_dir, trial_dir
 from hyperplug.trainers import Algo, TrainerSpec, restore_model, trainer_spec, trial_config
 from hyperplug.trial_runner import execute_trial
@@ -185,8 +186,8 @@ class BaseHyperparameterTuner(abc.ABC):
         metrics = {**experiment.metrics, **extra_metrics}
         meta = VersionMeta(
             trainer=trainer,
-            trainer_config=dict(experiment.trainer_config),
-            params=dict(params),
+            trainer_config=redact(dict(experiment.trainer_config)),
+            params=redact(dict(params)),
             metrics=metrics,
             info=dict(info),
             study=self.study.name if self.study else None,
@@ -267,10 +268,11 @@ class BaseHyperparameterTuner(abc.ABC):
         return space
 
     def start_study(self) -> StudyRecord:
+        config = redact(self.study_config)  # what trackers and observers may write down
         self.study = self.metadata_tracker.start_study(
-            self.study_name, self.perf_metric, self.mode, self.study_config
+            self.study_name, self.perf_metric, self.mode, config
         )
-        self.manager.notify("on_study_start", study=self.study, config=self.study_config)
+        self.manager.notify("on_study_start", study=self.study, config=config)
         return self.study
 
     def _engine(self, study: StudyRecord, staged: bool = True) -> Engine:

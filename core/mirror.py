@@ -1,0 +1,157 @@
+"""Several trackers at once: one primary record of truth, any number of mirrors.
+
+``MirroredTracker(primary, mirrors)`` is a tracker (metadata and metrics) that writes every
+study, trial and metric to ``primary`` first, then hands the record the primary returned
+(with its ids, trial numbers and best-epoch metrics) to each mirror. Queries are answered
+by the primary alone. A mirror that fails is reported once, by name, and left out from
+then on; the primary's record stays complete and the study goes on.
+
+The normal case is SQLite (primary) + Weights & Biases (mirror): ``tracker=wandb``. A
+mirror for another service (MLflow, ...) implements ``TrackerMirror`` and its component
+builds ``MirroredTracker(SQLiteTracker(...), [TheMirror(...)])`` the same way.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from hyperplug.interfaces import (
+    MetadataTracker,
+    MetricRecord,
+    MetricsTracker,
+    StudyRecord,
+    TrialRecord,
+)
+from hyperplug.secrets import redact_text
+
+log = logging.getLogger(__name__)
+
+
+class TrackerMirror(abc.ABC):
+    """A write-only copy of the tracker's record in another system.
+
+    It receives the primary's records; it answers no queries. Its methods may raise: the
+    ``MirroredTracker`` reports the first failure and stops calling it.
+    """
+
+    #: shown in the one warning line when the mirror fails
+    label: str = "mirror"
+
+    @abc.abstractmethod
+    def study_started(self, study: StudyRecord, config: Mapping[str, Any]) -> None: ...
+
+    @abc.abstractmethod
+    def trial_started(self, study: StudyRecord, trial: TrialRecord) -> None: ...
+
+    @abc.abstractmethod
+    def metrics_logged(self, trial_id: int, epoch: int, metrics: Mapping[str, float]) -> None: ...
+
+    @abc.abstractmethod
+    def trial_ended(self, trial: TrialRecord) -> None: ...
+
+    @abc.abstractmethod
+    def study_ended(self, study: StudyRecord) -> None: ...
+
+    def close(self) -> None:  # noqa: B027 - optional: nothing to flush by default
+        """Flush what is pending; called once when the tracker closes."""
+
+
+class MirroredTracker(MetadataTracker, MetricsTracker):
+    """Writes to ``primary`` then to every mirror; reads from ``primary``."""
+
+    def __init__(
+        self, primary: MetadataTracker | Any, mirrors: Sequence[TrackerMirror] = ()
+    ) -> None:
+        self.primary = primary
+        self.mirrors = list(mirrors)
+        self._studies: dict[int, StudyRecord] = {}
+
+    def _mirror(self, method: str, *args: Any) -> None:
+        for mirror in list(self.mirrors):
+            try:
+                getattr(mirror, method)(*args)
+            except Exception as exc:  # a mirror never breaks the study
+                self.mirror_failed(mirror, exc)
+
+    def mirror_failed(self, mirror: TrackerMirror, exc: BaseException) -> None:
+        """Report a mirror's first failure in one line and stop using it."""
+        if mirror in self.mirrors:
+            self.mirrors.remove(mirror)
+            reason = redact_text(str(exc).strip().splitlines()[0] if str(exc).strip() else "")
+            log.warning(
+                "%s failed, it records nothing more of this study (%s: %s); "
+                "the local tracker's record is complete",
+                mirror.label,
+                type(exc).__name__,
+                reason,
+            )
+
+    # ------------------------------------------------------------------ metadata
+
+    def start_study(
+        self, name: str, perf_metric: str, mode: str, config: Mapping[str, Any]
+    ) -> StudyRecord:
+        study = self.primary.start_study(name, perf_metric, mode, config)
+        self._studies[study.id] = study
+        self._mirror("study_started", study, config)
+        return study
+
+    def end_study(
+        self,
+        study_id: int,
+        status: str,
+        winner_trial_id: int | None = None,
+        winner_version: str | None = None,
+    ) -> StudyRecord:
+        study = self.primary.end_study(study_id, status, winner_trial_id, winner_version)
+        self._mirror("study_ended", study)
+        return study
+
+    def start_trial(
+        self,
+        study_id: int,
+        trainer: str,
+        params: Mapping[str, Any],
+        trainer_config: Mapping[str, Any],
+    ) -> TrialRecord:
+        trial = self.primary.start_trial(study_id, trainer, params, trainer_config)
+        study = self._studies.get(study_id)
+        if study is None:  # a sweep's finishing process never started the study here
+            study = next(s for s in self.primary.list_studies() if s.id == study_id)
+            self._studies[study_id] = study
+        self._mirror("trial_started", study, trial)
+        return trial
+
+    def end_trial(self, trial_id: int, status: str, error: str | None = None) -> TrialRecord:
+        trial = self.primary.end_trial(trial_id, status, error)
+        self._mirror("trial_ended", trial)
+        return trial
+
+    def get_study(self, name: str) -> StudyRecord:
+        study = self.primary.get_study(name)
+        self._studies.setdefault(study.id, study)
+        return study
+
+    def list_studies(self) -> list[StudyRecord]:
+        return self.primary.list_studies()
+
+    def list_trials(self, study_id: int) -> list[TrialRecord]:
+        return self.primary.list_trials(study_id)
+
+    # ------------------------------------------------------------------ metrics
+
+    def log_metrics(self, trial_id: int, epoch: int, metrics: Mapping[str, float]) -> None:
+        self.primary.log_metrics(trial_id, epoch, metrics)
+        self._mirror("metrics_logged", trial_id, epoch, metrics)
+
+    def get_metrics(self, trial_id: int) -> list[MetricRecord]:
+        return self.primary.get_metrics(trial_id)
+
+    def close(self) -> None:
+        try:
+            self._mirror("close")
+        finally:
+            self.primary.close()

@@ -1,0 +1,147 @@
+"""Finding and hiding secrets before anything is written down.
+
+Every sink (trackers, version stores, Hydra's saved config, log files) gets values that
+went through ``redact``: API keys, tokens and passwords must never be stored. A secret is
+
+* the value of a config key whose name says so (``api_key``, ``token``, ``password``,
+  ``secret``, ``credential``, ...),
+* a password in a URL (``https://user:PASSWORD@host/``),
+* a string that looks like a W&B API key (40 hex digits),
+* the value of an environment variable whose name says so (``WANDB_API_KEY``,
+  ``HF_TOKEN``, ``AWS_SECRET_ACCESS_KEY``, ...), wherever it appears in a string.
+
+Each becomes ``***``. Redaction is deliberately eager: a false positive hides a harmless
+value, a false negative leaks a key.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+MASK = "***"
+
+#: words that make a name (config key, environment variable) a secret's name
+SECRET_WORDS = frozenset(
+    {
+        "token",
+        "tokens",
+        "secret",
+        "secrets",
+        "password",
+        "passwords",
+        "passwd",
+        "pwd",
+        "credential",
+        "credentials",
+        "apikey",
+        "auth",
+    }
+)
+#: a ``key`` is a secret alone or after one of these (``api_key``, ``WANDB_API_KEY``), not
+#: in names such as ``x_key`` or ``label_key`` that name a column or an array
+KEY_QUALIFIERS = frozenset(
+    {
+        "api",
+        "access",
+        "secret",
+        "private",
+        "auth",
+        "signing",
+        "encryption",
+        "client",
+        "license",
+        "master",
+        "ssh",
+    }
+)
+#: a ``name=value`` pair (a Hydra override, a log line); masked when the name is a secret's
+_ASSIGNMENT = re.compile(r"(?P<name>[\w.+~-]+)(?P<sep>\s*[=:]\s*)(?P<value>[^\s,;'\"}\]]+)")
+#: ``scheme://user:password@``: the password part
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^\s:/@]*:)(?P<value>[^\s@/]+)(?=@)")
+#: a W&B API key: 40 hex digits, not part of a longer hex string (a sha256 has 64)
+_WANDB_KEY = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{40}(?![0-9a-fA-F])")
+#: shorter environment values are too likely to occur by chance (``1``, ``true``)
+_MIN_ENV_SECRET = 8
+
+
+def is_secret_name(name: str) -> bool:
+    """True when a config key or environment variable name says it holds a secret.
+
+    The name is split into words (``_``, ``-``, ``.``, camelCase): a secret word
+    (token, password, ...) or a qualified ``key`` makes it a secret's name.
+    """
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    words = [w.lower() for w in re.split(r"[^A-Za-z0-9]+", spaced) if w]
+    if any(w in SECRET_WORDS or w.startswith("passw") for w in words):
+        return True
+    return any(
+        w in ("key", "keys") and (len(words) == 1 or (i > 0 and words[i - 1] in KEY_QUALIFIERS))
+        for i, w in enumerate(words)
+    )
+
+
+def env_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The values of environment variables named like secrets, longest first."""
+    environ = os.environ if environ is None else environ
+    values = {
+        value
+        for name, value in environ.items()
+        if is_secret_name(name) and len(value) >= _MIN_ENV_SECRET
+    }
+    return sorted(values, key=len, reverse=True)
+
+
+def redact_text(text: str, environ: Mapping[str, str] | None = None) -> str:
+    """``text`` with every secret it contains replaced by ``***``."""
+    for value in env_secrets(environ):
+        text = text.replace(value, MASK)
+    text = _URL_PASSWORD.sub(lambda m: m["head"] + MASK, text)
+    text = _WANDB_KEY.sub(MASK, text)
+    return _ASSIGNMENT.sub(
+        lambda m: (
+            f"{m['name']}{m['sep']}{MASK}"
+            if m["value"] != MASK and is_secret_name(m["name"].rsplit(".", 1)[-1])
+            else m.group(0)
+        ),
+        text,
+    )
+
+
+def redact(value: Any, environ: Mapping[str, str] | None = None, *, _key: str = "") -> Any:
+    """A copy of ``value`` (mappings, lists and scalars, nested) with secrets masked.
+
+    A string under a secret-named key is masked whole; any other string is searched
+    for secrets (``redact_text``). Numbers, booleans and None are kept as they are.
+    """
+    if isinstance(value, Mapping):
+        return {k: redact(v, environ, _key=str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(redact(v, environ, _key=_key) for v in value)
+    if isinstance(value, str):
+        if value and _key and is_secret_name(_key):
+            return MASK
+        return redact_text(value, environ)
+    return value
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that masks secrets in every record a handler emits."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact_text(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def redact_log_handlers(logger: logging.Logger | None = None) -> None:
+    """Add a ``RedactingFilter`` to every handler of ``logger`` (default: the root)."""
+    logger = logger or logging.getLogger()
+    for handler in logger.handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())

@@ -1,0 +1,71 @@
+"""Secrets are masked before any sink; names that only look alike are left alone."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from hyperplug.secrets import MASK, RedactingFilter, is_secret_name, redact, redact_text
+
+FAKE_WANDB_KEY = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "api_key",
+        "WANDB_API_KEY",
+        "apiKey",
+        "HF_TOKEN",
+        "AWS_SECRET_ACCESS_KEY",
+        "password",
+        "db_passwd",
+        "key",
+        "tracker.api_key",
+        "upload_token",
+        "client_secret",
+        "credentials",
+    ],
+)
+def test_secret_names(name: str) -> None:
+    assert is_secret_name(name)
+
+
+@pytest.mark.parametrize("name", ["x_key", "y_key", "label_key", "monkey", "keyboard", "lr"])
+def test_names_that_only_look_alike(name: str) -> None:
+    assert not is_secret_name(name)
+
+
+def test_redact_masks_values_under_secret_keys_urls_and_wandb_like_keys() -> None:
+    config = {
+        "dataset": {"name": "npz", "x_key": "features", "path": "https://reader:hunter2@h/x.npz"},
+        "tracker": {"api_key": "abc", "note": f"key {FAKE_WANDB_KEY} pasted"},
+        "lr": 0.1,
+        "layers": [64, "token=zzz"],
+    }
+    assert redact(config, environ={}) == {
+        "dataset": {"name": "npz", "x_key": "features", "path": f"https://reader:{MASK}@h/x.npz"},
+        "tracker": {"api_key": MASK, "note": f"key {MASK} pasted"},
+        "lr": 0.1,
+        "layers": [64, f"token={MASK}"],
+    }
+
+
+def test_environment_secrets_are_masked_wherever_they_appear() -> None:
+    environ = {"HF_TOKEN": "hf_abcdefghij", "SHORT_TOKEN": "1", "HOME": "/root"}
+    text = "loaded with hf_abcdefghij from /root, flag 1"
+    assert redact_text(text, environ) == f"loaded with {MASK} from /root, flag 1"
+
+
+def test_overrides_keep_harmless_assignments() -> None:
+    line = "+upload_token=zzz dataset.x_key=feat tracker.api_key=abc trainer.lr=0.1"
+    assert redact_text(line, {}) == (
+        f"+upload_token={MASK} dataset.x_key=feat tracker.api_key={MASK} trainer.lr=0.1"
+    )
+
+
+def test_log_filter_masks_records() -> None:
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "key is %s", (FAKE_WANDB_KEY,), None)
+    assert RedactingFilter().filter(record)
+    assert record.getMessage() == f"key is {MASK}"
