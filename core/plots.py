@@ -17,6 +17,7 @@ def write_plots(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     directory.mkdir(parents=True, exist_ok=True)
     metric = study.perf_metric
@@ -34,6 +35,7 @@ def write_plots(
     for number, (epochs, values, _) in sorted(curves.items()):
         ax.plot(epochs, values, marker=".", linewidth=1, label=f"trial {number}")
     ax.set(xlabel="epoch", ylabel=metric, title=f"{study.name}: learning curves")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if 0 < len(curves) <= 12:
         ax.legend(fontsize="small")
     paths.append(_save(fig, directory / "learning_curves.png", plt))

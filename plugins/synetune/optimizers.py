@@ -6,8 +6,11 @@ hyperband (ASHA with several brackets) and bohb are Syne Tune's baselines.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import logging
 import math
+from collections.abc import Iterator
 from typing import Any
 
 from hyperplug.errors import ConfigError, NotFoundError, PluginError
@@ -62,7 +65,8 @@ class SyneTuneOptimizer(Optimizer):
     def search(self, context: SearchContext) -> Search:
         from hyperplug.plugins.synetune.schedulers import SchedulerSearch
 
-        scheduler = self._scheduler(context)
+        with _quiet_searcher_warning():
+            scheduler = self._scheduler(context)
         history = () if self.config.name == "grid" else context.history
         return SchedulerSearch(scheduler, context.space, context.perf_metric, history)
 
@@ -178,3 +182,19 @@ def _without(
         else:
             todo.append(point)
     return todo
+
+
+@contextlib.contextmanager
+def _quiet_searcher_warning() -> Iterator[None]:
+    """Syne Tune's ASHA-family baselines always hand ``points_to_evaluate`` to their
+    searcher in ``searcher_kwargs`` as well, and the searcher warns about that on every
+    study (even when it is None). Nothing is wrong; keep it off the user's screen."""
+    searcher_log = logging.getLogger(
+        "syne_tune.optimizer.schedulers.searchers.last_value_multi_fidelity_searcher"
+    )
+    level = searcher_log.level
+    searcher_log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        searcher_log.setLevel(level)
