@@ -26,6 +26,11 @@ def main(argv: list[str] | None = None) -> None:
         from hyperplug.commands import run_command
 
         sys.exit(run_command(args[0], args[1:]))
+    from hyperplug.help import print_help, wants_app_help
+
+    if wants_app_help(args):
+        print_help(args)
+        return
     from hyperplug.hydra_app import run_app
 
     run_app(args)

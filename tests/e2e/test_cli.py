@@ -167,3 +167,15 @@ def test_inspection_of_unknown_things_is_a_clear_error(tmp_path: Path) -> None:
     assert result.stderr.strip() == "hyperplug: error: study 'nope' not found"
     result = hyperplug(tmp_path, "model", "digits_model:v9")
     assert result.returncode == 2 and "digits_model:v9" in result.stderr
+
+
+def test_help_applies_overrides_and_reports_bad_ones_in_one_line(tmp_path: Path) -> None:
+    result = hyperplug(tmp_path, "--help", "trainer=vit")
+    assert result.returncode == 0, result.stderr
+    assert "variant: vit_tiny_patch16_224" in result.stdout
+    bad = hyperplug(tmp_path, "--help", "trainer=mpl")
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines() == [
+        "hyperplug: error: In 'config': Could not find 'trainer/mpl' Available options in "
+        "'trainer': mlp resnet vit"
+    ]
