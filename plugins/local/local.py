@@ -21,11 +21,7 @@ import attrs
 from hyperplug.errors import ConfigError, HyperplugError
 from hyperplug.interfaces import Backend, DataRecipe, TrialDriver, TrialEnd, TrialTask
 from hyperplug.plugins.local.worker import WorkerSetup, worker_main
-
-
-def _positive_int(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"backend.{attribute.name} must be an integer >= 1, got {value!r}")
+from hyperplug.validators import positive_int
 
 
 @attrs.define
@@ -34,8 +30,8 @@ class LocalBackendConfig:
     threads and, when CUDA GPUs exist, GPU ``worker index % GPU count``."""
 
     name: str = "local"
-    n_workers: int = attrs.field(default=1, validator=_positive_int)
-    threads_per_worker: int = attrs.field(default=1, validator=_positive_int)
+    n_workers: int = attrs.field(default=1, validator=positive_int)
+    threads_per_worker: int = attrs.field(default=1, validator=positive_int)
     #: seconds to wait for a worker to exit at shutdown before it is killed
     shutdown_timeout_s: float = 5.0
 

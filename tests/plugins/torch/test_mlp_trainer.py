@@ -28,24 +28,7 @@ from hyperplug.plugins.sklearn.digits import DigitsDataset
 from hyperplug.plugins.sklearn.splitter import StratifiedSplitter
 from hyperplug.plugins.torch.configs import ACTIVATIONS, OPTIMIZERS, MLPConfig
 from hyperplug.plugins.torch.mlp import ACTIVATION_MODULES, MLPTrainer, build_mlp
-
-
-class Recorder:
-    """A reporter that records every epoch and asks to stop after ``stop_after`` epochs."""
-
-    def __init__(
-        self, perf_metric: str = "val_accuracy", mode: str = "max", stop_after: int | None = None
-    ) -> None:
-        self.perf_metric = perf_metric
-        self.mode = mode
-        self.stop_after = stop_after
-        self.epochs: list[int] = []
-        self.metrics: list[dict[str, float]] = []
-
-    def __call__(self, epoch: int, metrics: Mapping[str, float]) -> bool:
-        self.epochs.append(epoch)
-        self.metrics.append(dict(metrics))
-        return self.stop_after is None or len(self.epochs) < self.stop_after
+from hyperplug.testing import RecordingReporter
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +42,11 @@ def small(**overrides: object) -> MLPConfig:
     return MLPConfig(**{**defaults, **overrides})
 
 
-def fit(config: MLPConfig, data: DataSplits, reporter: Recorder | None = None) -> MLPTrainer:
+def fit(
+    config: MLPConfig, data: DataSplits, reporter: RecordingReporter | None = None
+) -> MLPTrainer:
     trainer = torch_plugin.build_mlp_trainer(config)
-    trainer.fit(data, reporter or Recorder())
+    trainer.fit(data, reporter or RecordingReporter())
     return trainer
 
 
@@ -169,7 +154,7 @@ def test_empty_hidden_layers_is_a_linear_model() -> None:
 
 
 def test_training_beats_chance_and_reports_every_epoch(digits: DataSplits) -> None:
-    reporter = Recorder()
+    reporter = RecordingReporter()
     trainer = fit(small(), digits, reporter)
     assert reporter.epochs == [1, 2, 3]
     for metrics in reporter.metrics:
@@ -187,7 +172,7 @@ def test_training_beats_chance_and_reports_every_epoch(digits: DataSplits) -> No
 def test_same_seed_same_metrics_other_seed_other_metrics(digits: DataSplits) -> None:
     runs = []
     for seed in (7, 7, 8):
-        reporter = Recorder()
+        reporter = RecordingReporter()
         fit(small(seed=seed, epochs=2, dropout=0.1), digits, reporter)
         runs.append(reporter.metrics)
     assert runs[0] == runs[1]
@@ -195,12 +180,12 @@ def test_same_seed_same_metrics_other_seed_other_metrics(digits: DataSplits) -> 
 
 
 def test_training_stops_when_report_returns_false(digits: DataSplits) -> None:
-    reporter = Recorder(stop_after=2)
+    reporter = RecordingReporter(stop_after=2)
     fit(small(epochs=10), digits, reporter)
     assert reporter.epochs == [1, 2]
 
 
-class Snapshots(Recorder):
+class Snapshots(RecordingReporter):
     """Also keeps the trainer's weights as they are at each report."""
 
     def __init__(self, trainer: MLPTrainer, perf_metric: str, mode: str) -> None:
@@ -231,14 +216,14 @@ def test_best_epoch_weights_are_restored(digits: DataSplits, perf_metric: str, m
 
 
 def test_last_epoch_kept_when_perf_metric_is_not_reported(digits: DataSplits) -> None:
-    reporter = Recorder(perf_metric="test_accuracy")
+    reporter = RecordingReporter(perf_metric="test_accuracy")
     trainer = fit(small(epochs=2), digits, reporter)
     assert trainer.evaluate(digits.val)["accuracy"] == reporter.metrics[-1]["val_accuracy"]
 
 
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
 def test_every_optimizer_trains(digits: DataSplits, optimizer: str) -> None:
-    reporter = Recorder()
+    reporter = RecordingReporter()
     fit(small(optimizer=optimizer, epochs=2, lr=0.05, weight_decay=1e-4), digits, reporter)
     assert reporter.metrics[-1]["val_accuracy"] > 0.3
 
