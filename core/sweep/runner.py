@@ -210,6 +210,7 @@ class Sweep:
                 perf_metric=s.metric,
                 mode=s.mode,
                 study_dir=None,
+                failures_key="hydra.sweeper.max_failures",
             )
             past = engine.recover()
             context = attrs.evolve(check, history=tuple(past))
