@@ -223,3 +223,33 @@ def test_bad_input_is_one_line(app: Path, args: list[str], message: str) -> None
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith(f"hyperplug sweeper: error: {message}")
+
+
+def test_hyperplug_app_with_the_joblib_launcher_joins_one_study(tmp_path: Path) -> None:
+    """Each joblib job process re-composes the config: the sweep dir (``${now:...}``),
+    hence the study name, must be the same in all of them."""
+    hyperplug = str(Path(sys.executable).parent / "hyperplug")
+    done = subprocess.run(
+        [
+            hyperplug,
+            "--multirun",
+            "hydra/launcher=joblib",
+            "hydra.launcher.n_jobs=2",
+            "trainer.lr=0.1,0.01",
+            "trainer.epochs=2",
+            "trainer.hidden_layers=[16]",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(tmp_path / ".hyperplug" / "hyperplug.db") as conn:
+        studies = conn.execute("SELECT id, status, winner_trial_id FROM studies").fetchall()
+        trials = conn.execute("SELECT study_id, status, params FROM trials").fetchall()
+    [(study_id, status, winner)] = studies
+    assert status == "completed" and winner is not None
+    assert sorted(yaml.safe_load(p)["lr"] for _, _, p in trials) == [0.01, 0.1]
+    assert all(t[:2] == (study_id, "completed") for t in trials)
+    assert len(list((tmp_path / ".hyperplug" / "models").glob("*/v*"))) == 1
