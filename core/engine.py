@@ -85,8 +85,12 @@ class Engine:
         mode: str,
         study_dir: Path | None,
         view: Any = None,
+        failures_key: str = "optimizer.max_failures",
     ) -> None:
+        """``failures_key``: the setting the max-failures error names (the sweeper's is
+        ``hydra.sweeper.max_failures``)."""
         self.study = study
+        self.failures_key = failures_key
         self.tracker = metadata_tracker
         self.metrics = metrics_tracker
         self.manager = manager
@@ -152,7 +156,9 @@ class Engine:
         self.manager.notify(
             "on_trial_report", study=self.study, trial=run.record, epoch=epoch, metrics=values
         )
-        run.last = {**values, "epoch": epoch}
+        # the latest value of every metric: a report may carry only some (the sweeper's
+        # final objective)
+        run.last = {**(run.last or {}), **values, "epoch": epoch}
         bad = [name for name, value in values.items() if not math.isfinite(value)]
         if bad:
             run.failure = f"{bad[0]} is {values[bad[0]]} at epoch {epoch}"
@@ -276,6 +282,6 @@ class Engine:
                 backend.stop(trial_id)
             raise HyperplugError(
                 f"study '{self.study.name}': {self.tally.failed} trials failed, more than "
-                f"optimizer.max_failures={budget.max_failures}; see `hyperplug study "
+                f"{self.failures_key}={budget.max_failures}; see `hyperplug study "
                 f"{self.study.name}` for their errors"
             )

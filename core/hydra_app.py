@@ -53,13 +53,8 @@ def task(cfg: Any) -> float | None:
 
     A ``HyperplugError`` ends the process here with one line and exit code 2: raised
     further, Hydra would log it once more as a failed job."""
-    try:
+    with user_errors_exit():
         return _run_job(cfg)
-    except HyperplugError as exc:
-        if full_errors_wanted():
-            raise
-        sys.stderr.write(f"hyperplug: error: {error_line(exc)}\n")
-        sys.exit(2)
 
 
 def _run_job(cfg: Any) -> float | None:
@@ -153,6 +148,19 @@ def error_line(exc: BaseException) -> str:
     return " ".join(parts) or type(exc).__name__
 
 
+@contextlib.contextmanager
+def user_errors_exit(prog: str = "hyperplug") -> Iterator[None]:
+    """A ``HyperplugError`` raised in the block ends the process with one line on stderr
+    and exit code 2 (a traceback with ``HYDRA_FULL_ERROR=1``)."""
+    try:
+        yield
+    except HyperplugError as exc:
+        if full_errors_wanted():
+            raise
+        sys.stderr.write(f"{prog}: error: {error_line(exc)}\n")
+        sys.exit(2)
+
+
 def full_errors_wanted() -> bool:
     return os.environ.get("HYDRA_FULL_ERROR") == "1"
 
@@ -186,13 +194,8 @@ def run_app(args: list[str]) -> None:
     import hydra
 
     with one_line_errors():
-        try:
+        with user_errors_exit():
             register_configs()
-        except HyperplugError as exc:
-            if full_errors_wanted():
-                raise
-            sys.stderr.write(f"hyperplug: error: {error_line(exc)}\n")
-            sys.exit(2)
         sys.argv = ["hyperplug", *args]
         app = hydra.main(
             version_base="1.3", config_path=f"pkg://{CONFIG_MODULE}", config_name=CONFIG_NAME

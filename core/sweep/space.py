@@ -1,15 +1,18 @@
-"""Hydra's sweep grammar as a Syne Tune search space, and suggested configs back as overrides.
+"""Hydra's sweep grammar as a hyperplug ``SearchSpace``, and suggested params back as overrides.
 
-| Hydra override                      | Syne Tune domain                  |
-| ----------------------------------- | --------------------------------- |
-| ``choice(a, b)`` / ``a,b``          | ``choice([a, b])``                |
+The swept keys are the params of one pseudo-trainer, ``app`` (the Hydra app), so every
+registered optimizer works unchanged.
+
+| Hydra override                      | dimension                          |
+| ----------------------------------- | ---------------------------------- |
+| ``choice(a, b)`` / ``a,b``          | ``Choice((a, b))``                 |
 | ``range(2, 6)`` (int, step 1)       | ``randint(2, 5)`` (stop exclusive) |
-| ``range(0.1, 0.5, 0.1)``, int steps | ``ordinal([...])``                |
-| ``tag(log, range(1, 9))``           | ``lograndint(1, 8)``              |
-| ``interval(a, b)``                  | ``uniform(a, b)``                 |
-| ``tag(log, interval(a, b))``        | ``loguniform(a, b)``              |
-| ``int(interval(a, b))`` (+ ``log``) | ``randint`` / ``lograndint``      |
-| ``shuffle(...)``                    | ``choice`` of its values          |
+| ``range(0.1, 0.5, 0.1)``, int steps | ``Choice`` of its values           |
+| ``tag(log, range(1, 9))``           | ``lograndint(1, 8)``               |
+| ``interval(a, b)``                  | ``uniform(a, b)``                  |
+| ``tag(log, interval(a, b))``        | ``loguniform(a, b)``               |
+| ``int(interval(a, b))`` (+ ``log``) | ``randint`` / ``lograndint``       |
+| ``shuffle(...)``                    | ``Choice`` of its values           |
 
 Anything else is a fixed override passed to every job unchanged.
 """
@@ -23,6 +26,10 @@ from typing import Any
 import attrs
 
 from hyperplug.errors import ConfigError
+from hyperplug.search_space import Choice, Dimension, Range, SearchSpace
+
+#: the pseudo-trainer whose params are the swept keys
+APP = "app"
 
 PLAIN = re.compile(r"^[A-Za-z0-9_./:+-]+$")
 
@@ -46,37 +53,28 @@ def encode(value: Any) -> str:
     raise ConfigError(f"cannot write {value!r} as a Hydra override value")
 
 
-def _domain(key: str, override: Any) -> Any:
-    """The Syne Tune domain of one sweep override."""
+def _dimension(key: str, override: Any) -> Dimension:
+    """The dimension of one sweep override."""
     from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, RangeSweep
-    from syne_tune.config_space import (
-        choice,
-        lograndint,
-        loguniform,
-        ordinal,
-        randint,
-        uniform,
-    )
 
     value = override.value()
     where = f"hydra.sweeper.params.{key}"
     log = "log" in getattr(value, "tags", set())
     if isinstance(value, ChoiceSweep) or (isinstance(value, RangeSweep) and value.shuffle):
-        values = list(override.sweep_iterator())
+        values = tuple(override.sweep_iterator())
         if not values:
             raise ConfigError(f"{where}: a choice needs at least one value")
-        return choice([v if isinstance(v, str | int | float | bool) else encode(v) for v in values])
+        return Choice(values)
     if isinstance(value, RangeSweep):
-        values = list(override.sweep_iterator())
+        values = tuple(override.sweep_iterator())
         if not values:
             raise ConfigError(f"{where}: range({value.start}, {value.stop}) is empty")
         integral = all(isinstance(v, int) for v in (value.start, value.stop, value.step))
-        if integral and value.step == 1:
+        if integral and value.step == 1 and len(values) > 1:
             if log:
                 _positive(where, value.start)
-                return lograndint(int(value.start), int(value.stop) - 1)
-            return randint(int(value.start), int(value.stop) - 1)
-        return ordinal(values)
+            return Range("lograndint" if log else "randint", value.start, value.stop - 1)
+        return Choice(values)
     if isinstance(value, IntervalSweep):
         start, end = value.start, value.end
         if start is None or end is None or not start < end:
@@ -84,8 +82,8 @@ def _domain(key: str, override: Any) -> Any:
         integral = isinstance(start, int) and isinstance(end, int)
         if log:
             _positive(where, start)
-            return lograndint(start, end) if integral else loguniform(start, end)
-        return randint(start, end) if integral else uniform(start, end)
+        kind = "randint" if integral else "uniform"
+        return Range(f"log{kind}" if log else kind, start, end)
     raise ConfigError(f"{where}: unsupported sweep {override.input_line!r}")
 
 
@@ -96,32 +94,34 @@ def _positive(where: str, start: float) -> None:
 
 @attrs.frozen
 class SweepSpace:
-    """The sweep's search space: Syne Tune domains, fixed overrides, and the keys whose
-    choices are override text already (lists, dicts: written back unquoted)."""
+    """The sweep's search space (params of the ``app`` pseudo-trainer) and the fixed
+    overrides every job gets."""
 
-    domains: dict[str, Any]
+    space: SearchSpace
     fixed: list[str]
-    verbatim: frozenset[str] = frozenset()
 
-    def to_overrides(self, config: Mapping[str, Any]) -> list[str]:
-        """A suggested config as ``key=value`` overrides, then the fixed ones."""
-        chosen = [
-            f"{key}={value if key in self.verbatim else encode(value)}"
-            for key, value in config.items()
-            if key in self.domains
-        ]
-        return chosen + self.fixed
+    @property
+    def keys(self) -> list[str]:
+        return list(self.space.trainers[APP])
+
+    def to_overrides(self, params: Mapping[str, Any]) -> list[str]:
+        """A trial's params as ``key=value`` overrides, then the fixed ones."""
+        swept = self.space.trainers[APP]
+        return [f"{key}={encode(value)}" for key, value in params.items() if key in swept] + list(
+            self.fixed
+        )
 
 
 def parse_space(arguments: Sequence[str]) -> SweepSpace:
-    """Split sweep overrides into a Syne Tune config space and fixed overrides."""
+    """Split overrides into the swept dimensions and the fixed overrides; a later
+    override of the same key replaces an earlier one (the command line wins over
+    ``hydra.sweeper.params``)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
     parser = OverridesParser.create()
-    space: dict[str, Any] = {}
-    fixed: list[str] = []
-    verbatim: set[str] = set()
+    dims: dict[str, Dimension] = {}
+    fixed: dict[str, str] = {}
     for argument in arguments:
         try:
             override = parser.parse_override(argument)
@@ -129,16 +129,10 @@ def parse_space(arguments: Sequence[str]) -> SweepSpace:
             message = str(exc).splitlines()[0]
             raise ConfigError(f"malformed sweep expression {argument!r}: {message}") from exc
         key = override.get_key_element()
+        dims.pop(key, None)
+        fixed.pop(key, None)
         if override.is_sweep_override():
-            space[key] = _domain(key, override)
-            if any(not isinstance(v, str | int | float | bool) for v in _values(override)):
-                verbatim.add(key)
+            dims[key] = _dimension(key, override)
         else:
-            fixed.append(argument)
-    return SweepSpace(space, fixed, frozenset(verbatim))
-
-
-def _values(override: Any) -> list[Any]:
-    from hydra.core.override_parser.types import ChoiceSweep
-
-    return list(override.sweep_iterator()) if isinstance(override.value(), ChoiceSweep) else []
+            fixed[key] = argument
+    return SweepSpace(SearchSpace({APP: dims}), list(fixed.values()))

@@ -13,8 +13,9 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import signal
+from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
@@ -69,6 +70,15 @@ def death_reason(process: Any) -> str:
 
 
 class LocalBackend(Backend):
+    """Subclasses run other jobs in the same worker pool by changing what a worker runs
+    (``worker_target``, ``worker_setup``) and what ``submit`` sends it (``job_message``);
+    the pipe protocol stays: ready, report/answer, end, broken."""
+
+    #: the function each worker process runs: ``(connection, setup) -> None``
+    worker_target: ClassVar[Callable[[Connection, Any], None]] = staticmethod(worker_main)
+    #: how errors name the backend
+    label: ClassVar[str] = "backend.local"
+
     def __init__(self, config: LocalBackendConfig) -> None:
         if config.n_workers < 1:
             raise ConfigError("backend.n_workers must be >= 1")
@@ -84,12 +94,22 @@ class LocalBackend(Backend):
 
     # ------------------------------------------------------------------ workers
 
-    def _spawn(self, index: int) -> Worker:
+    def worker_setup(self, index: int) -> Any:
+        """What worker ``index`` gets, pickled, when it starts."""
         assert self.setup is not None
-        setup = attrs.evolve(self.setup, gpu=index % self.gpus if self.gpus else None)
+        return attrs.evolve(self.setup, gpu=index % self.gpus if self.gpus else None)
+
+    def job_message(self, task: TrialTask) -> tuple[Any, ...]:
+        """What ``submit`` sends a free worker for ``task``."""
+        return ("trial", task)
+
+    def _spawn(self, index: int) -> Worker:
         parent, child = self.context.Pipe()
         process = self.context.Process(
-            target=worker_main, args=(child, setup), name=f"hyperplug-worker-{index}", daemon=True
+            target=type(self).worker_target,
+            args=(child, self.worker_setup(index)),
+            name=f"hyperplug-worker-{index}",
+            daemon=True,
         )
         process.start()
         child.close()
@@ -108,8 +128,9 @@ class LocalBackend(Backend):
 
     def submit(self, task: TrialTask) -> None:
         worker = next(w for w in self.workers if w.trial is None)
+        message = self.job_message(task)
         try:
-            worker.conn.send(("trial", task))
+            worker.conn.send(message)
         except OSError:  # it died while idle
             self._replace(worker)
             self.submit(task)
@@ -156,7 +177,7 @@ class LocalBackend(Backend):
             self.stopping.discard(end.trial_id)
             self.driver.on_end(end)
         elif kind == "broken":
-            raise HyperplugError(f"backend.local: a worker could not start: {message[1]}")
+            raise HyperplugError(f"{self.label}: a worker could not start: {message[1]}")
 
     def _replace(self, worker: Worker) -> None:
         """A dead worker: fail its trial, start another in its place."""

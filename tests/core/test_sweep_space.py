@@ -1,16 +1,16 @@
-"""Hydra's sweep grammar becomes Syne Tune domains; suggestions become overrides again."""
+"""Hydra's sweep grammar becomes a hyperplug SearchSpace; trial params become overrides."""
 
 from __future__ import annotations
 
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from syne_tune.config_space import Categorical, Float, Integer, Ordinal, is_log_space
 
 from hyperplug.errors import ConfigError
-from hyperplug.sweep.space import encode, parse_space
+from hyperplug.search_space import Choice, Range
+from hyperplug.sweep.space import APP, encode, parse_space
 
 
-def test_each_sweep_form_maps_to_a_domain() -> None:
+def test_each_sweep_form_maps_to_a_dimension() -> None:
     parsed = parse_space(
         [
             "lr=tag(log, interval(1e-4, 1e-1))",
@@ -20,22 +20,25 @@ def test_each_sweep_form_maps_to_a_domain() -> None:
             "width=tag(log, int(interval(8, 64)))",
             "step=range(1,10,3)",
             "layers=[64,32],[128]",
+            "+extra=1,2",
             "epochs=3",
         ]
     )
-    space = parsed.domains
+    dims = parsed.space.trainers[APP]
     assert parsed.fixed == ["epochs=3"]
-    assert isinstance(space["lr"], Float) and space["lr"].lower == pytest.approx(1e-4)
-    assert is_log_space(space["lr"])
-    assert isinstance(space["depth"], Integer) and (space["depth"].lower, space["depth"].upper) == (
-        2,
-        5,
-    )
-    assert isinstance(space["act"], Categorical) and space["act"].categories == ["relu", "gelu"]
-    assert isinstance(space["drop"], Float) and space["drop"].upper == 0.5
-    assert isinstance(space["width"], Integer) and space["width"].upper == 64
-    assert isinstance(space["step"], Ordinal) and space["step"].categories == [1, 4, 7]
-    assert space["layers"].categories == ["[64,32]", "[128]"]
+    assert dims["lr"] == Range("loguniform", 1e-4, 1e-1)
+    assert dims["depth"] == Range("randint", 2, 5)
+    assert dims["act"] == Choice(("relu", "gelu"))
+    assert dims["drop"] == Range("uniform", 0, 0.5)
+    assert dims["width"] == Range("lograndint", 8, 64)
+    assert dims["step"] == Choice((1, 4, 7))
+    assert dims["layers"] == Choice(([64, 32], [128]))
+    assert dims["+extra"] == Choice((1, 2))
+
+
+def test_a_later_override_of_a_key_wins() -> None:
+    parsed = parse_space(["lr=interval(0.1, 1)", "lr=0.5", "depth=3", "depth=1,2"])
+    assert parsed.keys == ["depth"] and parsed.fixed == ["lr=0.5"]
 
 
 @pytest.mark.parametrize(
@@ -61,9 +64,9 @@ def test_encoded_values_parse_back_to_themselves(value: object) -> None:
     assert override.value() == value
 
 
-def test_suggestions_become_overrides() -> None:
+def test_params_become_overrides() -> None:
     space = parse_space(["lr=interval(0.001,0.1)", "act=gelu,relu", "layers=[64,32],[8]", "e=2"])
-    assert space.to_overrides({"lr": 0.01, "act": "it's", "layers": "[64,32]"}) == [
+    assert space.to_overrides({"lr": 0.01, "act": "it's", "layers": [64, 32]}) == [
         "lr=0.01",
         "act='it\\'s'",
         "layers=[64,32]",

@@ -1,0 +1,67 @@
+"""The sweeper's backend: Hydra jobs in the ``local`` backend's long-lived worker pool.
+
+A trial is one Hydra job. The study process composes its config (``compose``) and hands
+it to a free worker with the trial; the worker runs the task function, whose
+``hyperplug.report`` calls come back as the trial's epochs, and whose return value (a
+number) comes back as the metric ``objective``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from hyperplug.errors import ConfigError
+from hyperplug.interfaces import DataRecipe, TrialDriver, TrialTask
+from hyperplug.plugins.local.local import LocalBackend, LocalBackendConfig, Worker
+from hyperplug.sweep.worker import JobWorkerSetup, job_worker_main
+
+#: the metric the task function's return value is recorded as
+OBJECTIVE = "objective"
+
+
+class EpochReportsMissing(ConfigError):
+    """The optimizer stops trials on per-epoch values that the app never reports."""
+
+
+class HydraJobBackend(LocalBackend):
+    worker_target = staticmethod(job_worker_main)
+    label: ClassVar[str] = "hydra.sweeper"
+
+    def __init__(
+        self,
+        n_workers: int,
+        payload: bytes,
+        compose: Callable[[TrialTask], Any],
+        needs_reports: str | None = None,
+    ) -> None:
+        """``payload``: what ``JobWorkerSetup`` carries; ``compose``: a trial's job config;
+        ``needs_reports``: the optimizer's name when it needs per-epoch metrics."""
+        super().__init__(LocalBackendConfig(n_workers=n_workers))
+        self.payload = payload
+        self.compose = compose
+        self.needs_reports = needs_reports
+
+    def start(self, recipe: DataRecipe, driver: TrialDriver) -> None:
+        self.driver = driver
+        self.workers = [self._spawn(i) for i in range(self.config.n_workers)]
+
+    def worker_setup(self, index: int) -> Any:
+        return JobWorkerSetup(self.payload)
+
+    def job_message(self, task: TrialTask) -> tuple[Any, ...]:
+        return ("trial", task, self.compose(task))
+
+    def _handle(self, worker: Worker, message: tuple[Any, ...]) -> None:
+        if message[0] != "objective":
+            super()._handle(worker, message)
+            return
+        assert self.driver is not None
+        _, trial_id, epoch, value, reports = message
+        if self.needs_reports and reports == 0:
+            raise EpochReportsMissing(
+                f"optimizer {self.needs_reports} needs per-epoch metrics: call "
+                "hyperplug.report(epoch=..., <metric>=...) in the task function, or use "
+                "random/bo/tpe/grid"
+            )
+        self.driver.on_report(trial_id, epoch, {OBJECTIVE: value})

@@ -1,0 +1,43 @@
+"""The ``hyperplug`` Hydra sweeper: keeps what Hydra hands it; the sweep itself lives in
+``hyperplug.sweep.runner``, imported when a sweep starts (never at Hydra's plugin scan)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, OmegaConf
+
+
+class HyperplugSweeper(Sweeper):
+    def __init__(self, **settings: Any) -> None:
+        self.settings = {
+            key: OmegaConf.to_container(value, resolve=True)
+            if OmegaConf.is_config(value)
+            else value
+            for key, value in settings.items()
+        }
+        self.hydra_context: HydraContext | None = None
+        self.task_function: TaskFunction | None = None
+        self.config: DictConfig | None = None
+
+    def setup(
+        self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
+    ) -> None:
+        self.hydra_context = hydra_context
+        self.task_function = task_function
+        self.config = config
+
+    def sweep(self, arguments: list[str]) -> Any:
+        """Run the sweep. A user error (bad space, unknown key, too many failed jobs)
+        ends the process with one line on stderr and exit code 2."""
+        from hyperplug.hydra_app import user_errors_exit
+        from hyperplug.sweep.runner import Sweep, settings_of
+
+        assert self.hydra_context is not None and self.config is not None
+        with user_errors_exit("hyperplug sweeper"):
+            sweep = Sweep(
+                settings_of(self.settings), self.hydra_context, self.task_function, self.config
+            )
+            return sweep.run(arguments)
