@@ -429,3 +429,8 @@ class Optimizer(abc.ABC):
     def needs_finite_space(self) -> bool:
         """True when the optimizer enumerates the space (grid)."""
         return False
+
+    def needs_epoch_reports(self) -> bool:
+        """True when the optimizer decides on per-epoch results (ASHA and its kin): a
+        trial that only reports its final value gives it nothing to work with."""
+        return False

@@ -178,7 +178,6 @@ class Sweep:
         from hyperplug.api import build
         from hyperplug.engine import Engine
         from hyperplug.plugin_manager import get_plugin_manager
-        from hyperplug.plugins.synetune.optimizers import MULTI_FIDELITY
         from hyperplug.sweep.backend import HydraJobBackend
 
         s = self.settings
@@ -222,7 +221,7 @@ class Sweep:
                 s.n_workers,
                 payload,
                 lambda task: self.compose(space, task),
-                s.optimizer if s.optimizer in MULTI_FIDELITY else None,
+                s.optimizer if optimizer.needs_epoch_reports() else None,
             )
             self.sweep_dir.mkdir(parents=True, exist_ok=True)
 

@@ -58,6 +58,9 @@ class SyneTuneOptimizer(Optimizer):
     def needs_finite_space(self) -> bool:
         return self.config.name == "grid"
 
+    def needs_epoch_reports(self) -> bool:
+        return self.config.name in MULTI_FIDELITY
+
     def check(self, context: SearchContext) -> None:
         if self.config.name == "rush":
             self._reference(context)
