@@ -37,6 +37,9 @@ def trials(db: Path) -> list[tuple[int, str, str, str | None]]:
     if not db.exists():
         return []
     with sqlite3.connect(db, timeout=30) as conn:
+        # the file exists a moment before the tracker has created its tables
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'trials'").fetchone():
+            return []
         return conn.execute("SELECT number, params, status, error FROM trials").fetchall()
 
 

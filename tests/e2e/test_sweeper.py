@@ -138,7 +138,9 @@ def test_a_killed_sweep_resumes_where_it_stopped(app: Path) -> None:
     deadline = time.time() + 60
     try:
         while time.time() < deadline:
-            if db.exists() and query(
+            # the file exists a moment before the tracker has created its tables
+            tables = query(app, "SELECT name FROM sqlite_master") if db.exists() else []
+            if ("trials",) in tables and query(
                 app, "SELECT COUNT(*) FROM trials WHERE status='completed'"
             ) >= [(2,)]:
                 break
