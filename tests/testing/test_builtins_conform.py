@@ -10,6 +10,7 @@ import numpy as np
 from hyperplug.testing import (
     BackendConformance,
     DatasetConformance,
+    OptimizerConformance,
     SplitterConformance,
     TrackerConformance,
     TrainerConformance,
@@ -85,3 +86,65 @@ class TestLocalBackend(BackendConformance):
 
     def config(self, tmp_path: Path) -> dict[str, Any]:
         return {"n_workers": 2, "threads_per_worker": 1}
+
+
+class TestGridOptimizer(OptimizerConformance):
+    component = "grid"
+
+
+class TestRandomOptimizer(OptimizerConformance):
+    component = "random"
+    invalid_config = {"max_trials": 0, "seed": 0.5, "max_failures": -1}
+
+
+class TestBOOptimizer(OptimizerConformance):
+    component = "bo"
+    trials = 5  # a GP fit per suggestion
+
+    def config(self, tmp_path: Path) -> dict[str, Any]:
+        return {"seed": 1}
+
+
+class TestTPEOptimizer(OptimizerConformance):
+    component = "tpe"
+
+
+class TestASHAOptimizer(OptimizerConformance):
+    component = "asha"
+    invalid_config = {"reduction_factor": 1, "grace_period": 0, "max_epochs": 0}
+
+    def config(self, tmp_path: Path) -> dict[str, Any]:
+        return {"max_epochs": 9}
+
+
+class TestHyperbandOptimizer(TestASHAOptimizer):
+    component = "hyperband"
+
+
+class TestBOHBOptimizer(TestASHAOptimizer):
+    component = "bohb"
+
+
+class TestRUSHOptimizer(TestASHAOptimizer):
+    component = "rush"
+
+    def config(self, tmp_path: Path) -> dict[str, Any]:
+        return {"max_epochs": 9, "reference_study": "reference"}
+
+    def tracker(self, tmp_path: Path) -> Any:
+        """A tracker holding the reference study: two finished trials of the space."""
+        from hyperplug.api import build
+        from hyperplug.testing.optimizer import loss
+
+        tracker = build("tracker", name="sqlite", path=str(tmp_path / "hp.db"))
+        study = tracker.start_study("reference", "val_loss", "min", {})
+        for params in (
+            {"lr": 0.03, "width": 16, "act": "relu"},
+            {"lr": 0.2, "width": 8, "act": "gelu"},
+        ):
+            trial = tracker.start_trial(study.id, "mlp", params, {"epochs": 9})
+            for epoch in range(1, 10):
+                tracker.log_metrics(trial.id, epoch, {"val_loss": loss(params, epoch)})
+            tracker.end_trial(trial.id, "completed")
+        tracker.end_study(study.id, "completed")
+        return tracker

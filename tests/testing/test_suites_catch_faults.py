@@ -14,6 +14,7 @@ import textwrap
 from pathlib import Path
 
 FAULTY = '''
+import random
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,9 +23,15 @@ import numpy as np
 
 from hyperplug.components import Component
 from hyperplug.data import ArraySplit, Dataset, DataSplits
-from hyperplug.interfaces import Backend, DataSplitter, ModelTrainer
+from hyperplug.interfaces import Backend, Budget, DataSplitter, ModelTrainer, Optimizer, Search
 from hyperplug.plugins.local.inline import InlineBackend, InlineBackendConfig
-from hyperplug.testing import BackendConformance, SplitterConformance, TrainerConformance
+from hyperplug.search_space import Choice, Range
+from hyperplug.testing import (
+    BackendConformance,
+    OptimizerConformance,
+    SplitterConformance,
+    TrainerConformance,
+)
 
 
 @attrs.define
@@ -135,6 +142,61 @@ class Lossy(Backend):
 class TestLossy(BackendConformance):
     component = Component("backend", "lossy", Lossy, LossyConfig, "")
     timeout_s = 20.0
+
+
+@attrs.define
+class CarelessConfig:
+    name: str = "careless"
+    max_epochs: int = 5
+
+
+class Careless(Optimizer):
+    """Random search that says it stops trials by epoch but never does, and that gives up
+    after the first failed trial."""
+
+    def __init__(self, config: CarelessConfig) -> None:
+        self.config = config
+
+    def budget(self):
+        return Budget(max_epochs=self.config.max_epochs)
+
+    def needs_epoch_reports(self):
+        return True
+
+    def search(self, context):
+        return CarelessSearch(context.space)
+
+
+class CarelessSearch(Search):
+    def __init__(self, space):
+        self.space, self.rng, self.gave_up = space, random.Random(0), False
+
+    def suggest(self):
+        if self.gave_up:
+            return None
+        trainer = self.rng.choice(sorted(self.space.trainers))
+        return trainer, {k: self.sample(d) for k, d in self.space.trainers[trainer].items()}
+
+    def sample(self, dim):
+        if isinstance(dim, Choice):
+            return self.rng.choice(dim.values)
+        if isinstance(dim, Range):
+            value = self.rng.uniform(dim.low, dim.high)
+            return round(value) if dim.integer else value
+        return dim.value
+
+    def on_start(self, trial_id, trainer, params):
+        pass
+
+    def on_report(self, trial_id, epoch, metrics):
+        return True
+
+    def on_end(self, trial_id, status, last):
+        self.gave_up = self.gave_up or status == "failed"
+
+
+class TestCareless(OptimizerConformance):
+    component = Component("optimizer", "careless", Careless, CarelessConfig, "random")
 '''
 
 EXPECTED_FAILURES = {
@@ -144,6 +206,8 @@ EXPECTED_FAILURES = {
     "TestHead::test_parts_are_disjoint_non_empty_and_cover_the_dataset",
     "TestLossy::test_component_is_of_this_kind_and_described",
     "TestLossy::test_runs_every_trial_once_with_every_report_in_order",
+    "TestCareless::test_failed_trials_do_not_end_the_search",
+    "TestCareless::test_stops_clearly_worse_trials_early",
 }
 
 
@@ -159,4 +223,4 @@ def test_the_suites_fail_exactly_the_broken_rules(tmp_path: Path) -> None:
     failed = set(re.findall(r"^FAILED test_faulty\.py::(\S+)", result.stdout, re.MULTILINE))
     assert failed == EXPECTED_FAILURES, result.stdout[-3000:]
     passed = int(re.search(r"(\d+) passed", result.stdout).group(1))
-    assert passed >= 12, result.stdout[-500:]
+    assert passed >= 16, result.stdout[-500:]
