@@ -24,6 +24,24 @@ MODES = ("max", "min")
 #: model and study names: safe as file and directory names in any store
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 DEFAULT_METRICS = ("train_loss", "val_loss", "val_accuracy")
+#: the top-level keys of the composed config besides the component groups (``KINDS``)
+STUDY_KEYS = ("study", "model_name", "perf_metric", "mode", "metrics", "training_params", "home")
+#: words in a metric's name that mean lower is better (when ``mode`` is not given)
+_LOWER_IS_BETTER = re.compile(r"loss|error|mse|mae|rmse|perplexity|nll", re.IGNORECASE)
+
+
+def default_mode(perf_metric: str) -> str:
+    """``min`` for a metric named like a loss or an error, else ``max``: what a user who
+    left ``mode`` out means (``perf_metric=val_loss`` must not pick the worst trial)."""
+    return "min" if _LOWER_IS_BETTER.search(perf_metric) else "max"
+
+
+def resolve_mode(mode: str | None, perf_metric: str) -> str:
+    if mode is None:
+        return default_mode(perf_metric)
+    if mode not in MODES:
+        raise ConfigError(f"mode must be 'max', 'min' or null, got {mode!r}")
+    return mode
 
 
 def to_plain(value: Any) -> Any:
@@ -130,18 +148,23 @@ def _check_training_params(raw: Any) -> dict[str, dict[str, Any]]:
 def study_settings(cfg: Mapping[str, Any]) -> StudySettings:
     """Validate the study keys of a composed config (a DictConfig or a plain mapping)."""
     cfg = to_plain(cfg)
-    metrics = cfg.get("metrics") or list(DEFAULT_METRICS)
-    if isinstance(metrics, str) or not all(isinstance(m, str) for m in metrics):
-        raise ConfigError(f"metrics must be a list of metric names, got {metrics!r}")
+    known = (*KINDS, *STUDY_KEYS, "hydra")
+    for key in cfg:
+        if key not in known:
+            raise ConfigError(
+                f"{key}: unknown top-level key{did_you_mean(str(key), known)} "
+                f"(the keys are {', '.join(STUDY_KEYS)} and the groups {', '.join(KINDS)})"
+            )
+    metrics = cfg.get("metrics", list(DEFAULT_METRICS))
+    if isinstance(metrics, str) or not all(isinstance(m, str) for m in metrics or [None]):
+        raise ConfigError(f"metrics must be a non-empty list of metric names, got {metrics!r}")
     perf_metric = cfg.get("perf_metric", "val_accuracy")
     if perf_metric not in metrics:
         raise ConfigError(
             f"perf_metric '{perf_metric}' is not among metrics [{', '.join(metrics)}]"
             f"{did_you_mean(str(perf_metric), metrics)}"
         )
-    mode = cfg.get("mode", "max")
-    if mode not in MODES:
-        raise ConfigError(f"mode must be 'max' or 'min', got {mode!r}")
+    mode = resolve_mode(cfg.get("mode"), perf_metric)
     model_name = cfg.get("model_name") or "model"
     study = cfg.get("study")
     for key, value in (("model_name", model_name), ("study", study)):

@@ -23,7 +23,7 @@ from typing import Any
 
 import attrs
 
-from hyperplug.config import DEFAULT_METRICS, MODES, configure, make_config, to_plain
+from hyperplug.config import DEFAULT_METRICS, configure, make_config, resolve_mode, to_plain
 from hyperplug.data import DataSplits
 from hyperplug.engine import Engine
 from hyperplug.errors import ConfigError, HyperplugError, NotFoundError
@@ -55,7 +55,8 @@ class BaseHyperparameterTuner(abc.ABC):
     Required components: ``metadata_tracker``, ``resource_version_control``,
     ``metrics_tracker``. Required config: ``training_params`` (trainer class or
     registered name -> {param: spec}, see ``hyperplug.search_space``), ``metrics``,
-    ``perf_metric``. Optional: an ``optimizer`` (default: grid), a ``backend``
+    ``perf_metric``, with ``mode`` (None: ``min`` for a metric named like a loss or an
+    error, else ``max``). Optional: an ``optimizer`` (default: grid), a ``backend``
     (default: inline), ``home`` (the study directory's root), a ``data_recipe`` (how
     worker processes rebuild the data; default: the data itself is sent to them).
     """
@@ -69,7 +70,7 @@ class BaseHyperparameterTuner(abc.ABC):
         training_params: Mapping[Algo, Mapping[str, Any]],
         metrics: Sequence[str] = DEFAULT_METRICS,
         perf_metric: str = "val_accuracy",
-        mode: str = "max",
+        mode: str | None = None,
         study_name: str | None = None,
         model_name: str = "model",
         trainer_configs: Mapping[str, Mapping[str, Any]] | None = None,
@@ -83,8 +84,7 @@ class BaseHyperparameterTuner(abc.ABC):
     ) -> None:
         if perf_metric not in metrics:
             raise ConfigError(f"perf_metric '{perf_metric}' is not among metrics {list(metrics)}")
-        if mode not in MODES:
-            raise ConfigError(f"mode must be 'max' or 'min', got {mode!r}")
+        mode = resolve_mode(mode, perf_metric)
         if not training_params:
             raise ConfigError("training_params is empty: name at least one trainer")
         self.metadata_tracker = metadata_tracker
@@ -93,7 +93,7 @@ class BaseHyperparameterTuner(abc.ABC):
         self.training_params = dict(training_params)
         self.metrics = list(metrics)
         self.perf_metric = perf_metric
-        self.mode = mode
+        self.mode: str = mode
         self.model_name = model_name
         self.study_name = study_name or new_study_name(model_name)
         self.trainer_configs = {k: dict(v) for k, v in (trainer_configs or {}).items()}

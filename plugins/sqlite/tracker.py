@@ -28,6 +28,7 @@ from typing import Any
 
 import attrs
 
+from hyperplug.config import MODES
 from hyperplug.errors import ConfigError, NotFoundError, StorageError, did_you_mean
 from hyperplug.interfaces import (
     TRIAL_STATUSES,
@@ -77,7 +78,6 @@ _SCHEMA = (
     ) WITHOUT ROWID""",
 )
 
-MODES = ("max", "min")
 #: statuses a study or trial can end with
 END_STATUSES = tuple(status for status in TRIAL_STATUSES if status != "running")
 

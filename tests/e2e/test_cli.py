@@ -135,7 +135,12 @@ def test_plugins_lists_built_ins_with_their_distribution(tmp_path: Path) -> None
         (["+training_params.mlp.lr=[]"], "training_params.mlp.lr is an empty grid"),
         (["+training_params.mlp.hiden=[1]"], "training_params.mlp.hiden"),
         (["perf_metric=f1"], "perf_metric 'f1' is not among metrics"),
-        (["mode=maximum"], "mode must be 'max' or 'min'"),
+        (["mode=maximum"], "mode must be 'max', 'min' or null"),
+        (
+            ["+perf_metrik=val_loss"],
+            "perf_metrik: unknown top-level key (did you mean 'perf_metric'?)",
+        ),
+        (["metrics=[]"], "metrics must be a non-empty list"),
         (["model_name=../escape"], "model_name"),
         (["dataset=csv", "dataset.path=missing.csv"], "missing.csv"),
         (["vcs.root=blocker/models"], "blocker"),
