@@ -265,6 +265,10 @@ class ResourceVersionControl(abc.ABC):
     @abc.abstractmethod
     def set_alias(self, ref: str, alias: str) -> ModelVersion: ...
 
+    def check_writable(self) -> None:  # noqa: B027 - optional, nothing to check by default
+        """Raise a ``StorageError`` when ``save`` cannot work (a read-only directory, a
+        missing bucket); a study calls it before it trains or records anything."""
+
 
 # --------------------------------------------------------------------------- execution
 

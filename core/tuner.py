@@ -248,6 +248,7 @@ class BaseHyperparameterTuner(abc.ABC):
         """Check the search space and every trial config that can be known up front
         (every grid point; each trainer's first values otherwise), before any write."""
         space = self.search_space()
+        self.resource_version_control.check_writable()
         self.optimizer.check(
             SearchContext(
                 space,
@@ -346,11 +347,12 @@ class Tuner(BaseHyperparameterTuner):
             return self.load_winner()
         try:
             self.run_trials(space, data)
-        except HyperplugError:
-            self.study = self.metadata_tracker.end_study(study.id, "failed")
-            self.manager.notify("on_study_end", study=self.study, winner=None)
+            return self.finish()
+        except HyperplugError:  # a failed save too: the study must not stay "running"
+            if self.study.status == "running":
+                self.study = self.metadata_tracker.end_study(study.id, "failed")
+                self.manager.notify("on_study_end", study=self.study, winner=None)
             raise
-        return self.finish()
 
     def run_trials(self, space: SearchSpace, data: DataSplits, resume: bool = True) -> list[int]:
         """Run the search on ``data``; return the ids of the trials this run started.

@@ -50,7 +50,7 @@ LOCK = ".lock"
 @attrs.define
 class LocalStoreConfig:
     name: str = "store"
-    #: the directory holding one folder per model; created if absent
+    #: the directory holding one folder per model; created by the first study that uses it
     root: str = ".hyperplug/models"
 
 
@@ -60,11 +60,18 @@ class LocalStore(ResourceVersionControl):
     def __init__(self, config: LocalStoreConfig) -> None:
         self.config = config
         self.root = Path(config.root).expanduser().absolute()
+
+    def check_writable(self) -> None:
+        """Create the root if absent and write a probe file in it: a read-only or full
+        store fails here, before a study trains anything, not when the winner is saved."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
+            probe = temp_path(self.root)
+            probe.write_bytes(b"")
+            probe.unlink()
         except OSError as error:
             raise StorageError(
-                f"cannot create model store '{self.root}': {error.strerror or error}"
+                f"vcs.root: model store '{self.root}' is not writable: {error.strerror or error}"
             ) from error
 
     # ------------------------------------------------------------------ writing
@@ -85,7 +92,7 @@ class LocalStore(ResourceVersionControl):
         model_dir = self.root / name
         tmp = temp_path(model_dir)
         try:
-            model_dir.mkdir(exist_ok=True)
+            model_dir.mkdir(parents=True, exist_ok=True)
             tmp.mkdir()
             write_durably(tmp / WEIGHTS, payload)
             with locked(model_dir / LOCK):
@@ -173,6 +180,8 @@ class LocalStore(ResourceVersionControl):
     def _model_names(self) -> list[str]:
         try:
             entries = sorted(entry.name for entry in os.scandir(self.root) if entry.is_dir())
+        except FileNotFoundError:  # nothing saved yet; reading creates nothing
+            return []
         except OSError as error:
             raise StorageError(
                 f"cannot read model store '{self.root}': {error.strerror or error}"

@@ -226,3 +226,30 @@ def test_lifecycle_hooks_see_the_whole_study(tracker: Any, store: Any, digits_sp
     assert (
         "hook on_trial_start raised RuntimeError: observer bug" in manager.plugins["broken"].error
     )
+
+
+def test_an_unwritable_store_fails_before_any_trial(
+    tracker: Any, tmp_path: Any, digits_splits: Any
+) -> None:
+    from hyperplug.api import build
+    from hyperplug.errors import StorageError
+
+    (tmp_path / "blocker").write_text("a file where the store wants a directory")
+    store = build("vcs", name="store", root=str(tmp_path / "blocker" / "models"))
+    tuner = make_tuner(tracker, store, {"mlp": {"epochs": [1]}}, home=tmp_path)
+    with pytest.raises(StorageError, match=r"vcs\.root: model store .* is not writable"):
+        tuner.run_experiment(digits_splits)
+    assert tracker.list_studies() == []
+
+
+def test_a_failed_save_ends_the_study_as_failed(
+    tracker: Any, store: Any, tmp_path: Any, digits_splits: Any
+) -> None:
+    from hyperplug.errors import StorageError
+
+    (store.root / "m" / ".lock").mkdir(parents=True)  # the store cannot lock model 'm'
+    tuner = make_tuner(tracker, store, {"mlp": {"epochs": [1]}}, model_name="m", home=tmp_path)
+    with pytest.raises(StorageError, match="cannot save model 'm'"):
+        tuner.run_experiment(digits_splits)
+    [study] = tracker.list_studies()
+    assert study.status == "failed" and study.winner_version is None

@@ -176,7 +176,7 @@ def test_bad_model_names_never_touch_the_disk(store, name):
         store.get(f"{name}:v1")
     with pytest.raises(ConfigError, match=r"model name .* is invalid"):
         store.list_versions(name)
-    assert list(store.root.iterdir()) == []
+    assert not store.root.exists()  # refused names create nothing, not even the root
     assert not (store.root.parent / "x").exists()
 
 
@@ -243,13 +243,25 @@ def test_failure_after_writing_weights_removes_the_temporary_version(store):
     assert leftovers(store.root / "m") == []
 
 
-def test_root_under_a_file_is_a_storage_error(tmp_path):
+def test_root_under_a_file_is_not_writable(tmp_path):
     blocker = tmp_path / "blocker"
     blocker.write_text("not a directory")
+    store = make(blocker / "models")
     with pytest.raises(
-        StorageError, match=re.escape(f"cannot create model store '{blocker / 'models'}'")
+        StorageError,
+        match=re.escape(f"vcs.root: model store '{blocker / 'models'}' is not writable"),
     ):
-        make(blocker / "models")
+        store.check_writable()
+
+
+def test_reading_a_store_that_does_not_exist_creates_nothing(tmp_path):
+    store = make(tmp_path / "models")
+    assert store.list_versions() == []
+    with pytest.raises(NotFoundError):
+        store.get("m")
+    assert not (tmp_path / "models").exists()
+    store.check_writable()
+    assert (tmp_path / "models").is_dir() and leftovers(tmp_path / "models") == []
 
 
 def _save_versions(root: str, process: int, n: int) -> None:
