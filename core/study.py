@@ -27,6 +27,7 @@ from hyperplug.errors import ConfigError
 from hyperplug.interfaces import DataRecipe, ModelVersion, StudyRecord, TrialRecord
 from hyperplug.plots import write_plots
 from hyperplug.plugin_manager import PluginManager, get_plugin_manager
+from hyperplug.search_space import SearchSpace
 from hyperplug.tuner import Tuner
 
 #: keys that do not change what a study searches: left out of its default name's hash
@@ -121,14 +122,18 @@ class Study:
         """A tuner over ``training_params`` (or the one configured trainer), validated."""
         trainer_cfg = to_plain(self.configured["trainer"][1])
         optimizer = self.build("optimizer") if "optimizer" in self.configured else None
-        backend = self.build("backend") if "backend" in self.configured else None
+        grid = self.grid(swept)
+        space = SearchSpace.parse(grid)
+        backend = None  # inline: for one trial a worker process would only add its start-up
+        if "backend" in self.configured and not (space.finite and len(space.grid()) == 1):
+            backend = self.build("backend")
         vcs = self.build("vcs")  # first: an unwritable store fails before the tracker writes
         tracker = self.build("tracker")
         tuner = Tuner(
             metadata_tracker=tracker,
             metrics_tracker=tracker,
             resource_version_control=vcs,
-            training_params=self.grid(swept),
+            training_params=grid,
             metrics=self.settings.metrics,
             perf_metric=self.settings.perf_metric,
             mode=self.settings.mode,

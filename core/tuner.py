@@ -264,6 +264,13 @@ class BaseHyperparameterTuner(abc.ABC):
             for trainer, params in space.grid():
                 self.configure_trial(trainer, params)
             return space
+        if space.finite and len(space.grid()) == 1:
+            name = getattr(getattr(self.optimizer, "config", None), "name", "this optimizer")
+            raise ConfigError(
+                f"optimizer={name} has nothing to search: the space is one point; give "
+                "ranges or lists in training_params (e.g. "
+                "+training_params.mlp.lr='\"loguniform(1e-4,1e-1)\"') or use optimizer=grid"
+            )
         for trainer, dims in space.trainers.items():
             self.configure_trial(trainer, {key: _first(dim) for key, dim in dims.items()})
         return space
