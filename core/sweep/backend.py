@@ -34,13 +34,15 @@ class HydraJobBackend(LocalBackend):
         payload: bytes,
         compose: Callable[[TrialTask], Any],
         needs_reports: str | None = None,
+        metric: str = OBJECTIVE,
     ) -> None:
         """``payload``: what ``JobWorkerSetup`` carries; ``compose``: a trial's job config;
-        ``needs_reports``: the optimizer's name when it needs per-epoch metrics."""
+        ``needs_reports``: the optimizer's name when it decides on ``metric`` each epoch."""
         super().__init__(LocalBackendConfig(n_workers=n_workers))
         self.payload = payload
         self.compose = compose
         self.needs_reports = needs_reports
+        self.metric = metric
 
     def start(self, recipe: DataRecipe, driver: TrialDriver) -> None:
         self.driver = driver
@@ -53,6 +55,12 @@ class HydraJobBackend(LocalBackend):
         return ("trial", task, self.compose(task))
 
     def _handle(self, worker: Worker, message: tuple[Any, ...]) -> None:
+        if message[0] == "report" and self.needs_reports and self.metric not in message[3]:
+            raise EpochReportsMissing(
+                f"optimizer {self.needs_reports} decides on hydra.sweeper.metric="
+                f"{self.metric} each epoch, but the app reports "
+                f"{', '.join(sorted(message[3]))}: set hydra.sweeper.metric to one of them"
+            )
         if message[0] != "objective":
             super()._handle(worker, message)
             return

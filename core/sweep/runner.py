@@ -222,6 +222,7 @@ class Sweep:
                 payload,
                 lambda task: self.compose(space, task),
                 s.optimizer if optimizer.needs_epoch_reports() else None,
+                s.metric,
             )
             self.sweep_dir.mkdir(parents=True, exist_ok=True)
 

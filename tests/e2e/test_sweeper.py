@@ -217,8 +217,24 @@ def test_failing_jobs_are_recorded_and_max_failures_ends_the_sweep(app: Path) ->
             ["hydra.sweeper.optimizer=asha", "lr=interval(0.01, 0.1)"],
             "hydra.sweeper.max_epochs: optimizer=asha needs an epoch budget",
         ),
+        (
+            [
+                "hydra.sweeper.optimizer=asha",
+                "hydra.sweeper.max_epochs=2",
+                "lr=interval(0.01, 0.1)",
+                "epochs=2",
+            ],
+            "optimizer asha decides on hydra.sweeper.metric=objective each epoch, but the app "
+            "reports val_accuracy, val_loss: set hydra.sweeper.metric to one of them",
+        ),
     ],
-    ids=["malformed", "unknown-key", "asha-without-reports", "asha-without-max-epochs"],
+    ids=[
+        "malformed",
+        "unknown-key",
+        "asha-without-reports",
+        "asha-without-max-epochs",
+        "asha-on-a-metric-never-reported",
+    ],
 )
 def test_bad_input_is_one_line(app: Path, args: list[str], message: str) -> None:
     done = sweep(app, *args)
