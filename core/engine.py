@@ -225,6 +225,7 @@ class Engine:
         if budget.max_wall_time_s is not None:
             deadline = self.tally.started + budget.max_wall_time_s
         exhausted = stopping = False
+        self._check_failures(budget, backend)  # a resumed study may have spent its failures
         backend.start(recipe, self)
         try:
             while True:
@@ -254,7 +255,8 @@ class Engine:
         finally:
             backend.shutdown()
             for trial_id in list(self.running):  # only after an error: its worker is gone
-                self.running[trial_id].failure = "the study ended while the trial ran"
+                # interrupted, not failed: a resumed study neither counts it nor skips it
+                self.running[trial_id].failure = INTERRUPTED
                 self.on_end(TrialEnd(trial_id))
 
     def _submit(

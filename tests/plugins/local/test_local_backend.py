@@ -109,3 +109,10 @@ def test_more_failures_than_max_failures_end_the_study(
     assert [t.status for t in trials] == ["failed", "failed"]
     assert store.list_versions() == []
     assert tracker.get_study(study.study_name).status == "failed"
+
+    # running it again ends at once: the failures already spent count, no new trial runs
+    again = tuner(tracker, store, tmp_path, ["raise", "raise", "raise", "none"], optimizer=opt)
+    again.study_name = study.study_name
+    with pytest.raises(HyperplugError, match=r"2 trials failed, more than"):
+        again.run_experiment(digits_splits)
+    assert len(tracker.list_trials(study.study.id)) == 2
