@@ -201,6 +201,7 @@ class Sweep:
             check = SearchContext(space.space, s.metric, s.mode, budget, (), tracker)
             optimizer.check(check)
             study = tracker.start_study(name, s.metric, s.mode, _study_config(s, arguments))
+            check_same_search(study, _study_config(s, arguments), self.sweep_dir)
             self.engine = engine = Engine(
                 study=study,
                 metadata_tracker=tracker,
@@ -250,7 +251,36 @@ class Sweep:
 
 
 def _study_config(settings: SweepSettings, arguments: Sequence[str]) -> dict[str, Any]:
-    return {"sweeper": attrs.asdict(settings), "arguments": list(arguments)}
+    return {"sweeper": attrs.asdict(settings), "arguments": sorted(arguments)}
+
+
+#: sweeper keys a resumed sweep may change: its budget and its parallelism
+RESUMABLE_KEYS = ("n_trials", "n_workers", "max_failures")
+
+
+def check_same_search(study: StudyRecord, wanted: Mapping[str, Any], sweep_dir: Path) -> None:
+    """A sweep directory resumes its study only for the same search: another space,
+    optimizer or metric would mix two searches' trials in one result."""
+
+    def search(config: Mapping[str, Any]) -> dict[str, Any]:
+        sweeper = {k: v for k, v in config.get("sweeper", {}).items() if k not in RESUMABLE_KEYS}
+        return {"sweeper": sweeper, "arguments": sorted(config.get("arguments", []))}
+
+    found, asked = search(study.config), search(wanted)
+    if found != asked:
+        changed = sorted(
+            {
+                k
+                for k in {*found["sweeper"], *asked["sweeper"]}
+                if found["sweeper"].get(k) != asked["sweeper"].get(k)
+            }
+            | ({"the command-line sweep"} if found["arguments"] != asked["arguments"] else set())
+        )
+        raise SweepError(
+            f"hydra.sweep.dir={sweep_dir} holds study '{study.name}' of another search "
+            f"({', '.join(changed)} differ); give a new hydra.sweep.dir, or "
+            "hydra.sweeper.study=NAME for a new study"
+        )
 
 
 def best_trial(trials: Sequence[TrialRecord], metric: str, mode: str) -> TrialRecord | None:

@@ -170,6 +170,22 @@ def test_a_killed_sweep_resumes_where_it_stopped(app: Path) -> None:
     assert len(results(app)["trials"]) == len(trials)
 
 
+def test_a_sweep_directory_resumes_only_the_same_search(app: Path) -> None:
+    args = ["hydra.sweeper.optimizer=random", "epochs=2", "report=false"]
+    assert sweep(app, *args, "hydra.sweeper.n_trials=2", "lr=interval(0.01, 0.1)").returncode == 0
+    # a bigger budget tops the same study up
+    done = sweep(app, *args, "hydra.sweeper.n_trials=3", "lr=interval(0.01, 0.1)")
+    assert done.returncode == 0, done.stderr
+    assert len(results(app)["trials"]) == 3
+    # another space would mix two searches in one result
+    done = sweep(app, *args, "hydra.sweeper.n_trials=3", "lr=interval(0.2, 0.5)")
+    assert done.returncode == 2
+    last = done.stderr.strip().splitlines()[-1]
+    assert "hydra.sweep.dir=out holds study" in last and "of another search" in last, last
+    assert "the command-line sweep differ" in last, last
+    assert len(results(app)["trials"]) == 3
+
+
 def test_failing_jobs_are_recorded_and_max_failures_ends_the_sweep(app: Path) -> None:
     done = sweep(
         app,
