@@ -14,6 +14,16 @@ INSPECTION_COMMANDS = ("plugins", "studies", "study", "models", "model")
 
 
 def main(argv: list[str] | None = None) -> None:
+    try:
+        _main(argv)
+    except KeyboardInterrupt:  # a study run says more on its way out (user_errors_exit)
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        sys.stderr.write("hyperplug: interrupted\n")
+        sys.exit(130)
+
+
+def _main(argv: list[str] | None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = any(a in ("-v", "--verbose") for a in args)
     args = [a for a in args if a not in ("-v", "--verbose")]

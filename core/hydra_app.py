@@ -148,10 +148,17 @@ def error_line(exc: BaseException) -> str:
     return " ".join(parts) or type(exc).__name__
 
 
+INTERRUPTED_HINT = "run the same command again to resume the study"
+
+
 @contextlib.contextmanager
-def user_errors_exit(prog: str = "hyperplug") -> Iterator[None]:
+def user_errors_exit(
+    prog: str = "hyperplug", resume_hint: str = INTERRUPTED_HINT
+) -> Iterator[None]:
     """A ``HyperplugError`` raised in the block ends the process with one line on stderr
-    and exit code 2 (a traceback with ``HYDRA_FULL_ERROR=1``)."""
+    and exit code 2 (a traceback with ``HYDRA_FULL_ERROR=1``); Ctrl-C ends it with one
+    line saying how to resume and exit code 130 (the study engine has recorded the
+    running trials as interrupted on its way out)."""
     try:
         yield
     except HyperplugError as exc:
@@ -159,6 +166,11 @@ def user_errors_exit(prog: str = "hyperplug") -> Iterator[None]:
             raise
         sys.stderr.write(f"{prog}: error: {error_line(exc)}\n")
         sys.exit(2)
+    except KeyboardInterrupt:
+        if full_errors_wanted():
+            raise
+        sys.stderr.write(f"{prog}: interrupted; {resume_hint}\n")
+        sys.exit(130)
 
 
 def full_errors_wanted() -> bool:

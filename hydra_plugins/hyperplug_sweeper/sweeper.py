@@ -31,12 +31,14 @@ class HyperplugSweeper(Sweeper):
 
     def sweep(self, arguments: list[str]) -> Any:
         """Run the sweep. A user error (bad space, unknown key, too many failed jobs)
-        ends the process with one line on stderr and exit code 2."""
+        ends the process with one line on stderr and exit code 2; Ctrl-C with one line
+        and exit code 130."""
         from hyperplug.hydra_app import user_errors_exit
         from hyperplug.sweep.runner import Sweep, settings_of
 
         assert self.hydra_context is not None and self.config is not None
-        with user_errors_exit("hyperplug sweeper"):
+        resume = f"run it again with hydra.sweep.dir={self.config.hydra.sweep.dir} to resume"
+        with user_errors_exit("hyperplug sweeper", resume):
             sweep = Sweep(
                 settings_of(self.settings), self.hydra_context, self.task_function, self.config
             )

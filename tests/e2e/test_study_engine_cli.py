@@ -95,6 +95,42 @@ def test_a_killed_study_resumes_where_it_stopped(tmp_path: Path) -> None:
     assert len(trials(db)) == len(after)
 
 
+def test_ctrl_c_records_running_trials_as_interrupted_and_says_how_to_resume(
+    tmp_path: Path,
+) -> None:
+    args = [
+        "trainer.epochs=60",
+        "trainer.hidden_layers=[32]",
+        "trainer.batch_size=32",
+        "+training_params.mlp.lr=[0.1,0.05,0.02]",
+    ]
+    db = tmp_path / ".hyperplug" / "hyperplug.db"
+    process = subprocess.Popen(
+        [HYPERPLUG, *args],
+        cwd=tmp_path,
+        env=env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # Ctrl-C in a terminal reaches the whole process group
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and not [t for t in trials(db) if t[2] == "running"]:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    lines = stderr.strip().splitlines()
+    assert lines[-1] == "hyperplug: interrupted; run the same command again to resume the study"
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    interrupted = [t for t in trials(db) if t[3] == INTERRUPTED]
+    assert interrupted and not [t for t in trials(db) if t[2] == "running"]
+
+    result = run(tmp_path, *args)
+    assert result.returncode == 0, result.stderr
+    assert len([t for t in trials(db) if t[2] == "completed"]) == 3
+
+
 def test_asha_on_local_workers_writes_plots(tmp_path: Path) -> None:
     result = run(
         tmp_path,
