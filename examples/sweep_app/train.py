@@ -7,8 +7,13 @@ final validation loss, the objective any Hydra sweeper reads.
     python train.py lr=0.05 epochs=20
     python train.py --multirun hydra/sweeper=hyperplug hydra.sweeper.optimizer=asha \\
         hydra.sweeper.n_trials=20 hydra.sweeper.n_workers=2 hydra.sweeper.max_epochs=20 \\
-        'hydra.sweeper.params.lr=tag(log, interval(1e-3, 1))' \\
-        'hydra.sweeper.params.batch_size=choice(16, 64, 256)'
+        hydra.sweeper.metric=val_loss epochs=20 \\
+        'lr=tag(log, interval(1e-3, 1))' 'batch_size=choice(16, 64, 256)'
+
+Sweep expressions go on the app's keys (``lr=...``): Hydra refuses them on
+``hydra.sweeper.params.lr=...`` in a multirun. ``hydra.sweeper.params`` works in a
+config file, or on the command line as ``'+hydra.sweeper.params.lr="tag(log, ...)"'``
+(the expression in double quotes).
 """
 
 from __future__ import annotations
