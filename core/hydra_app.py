@@ -52,7 +52,19 @@ def task(cfg: Any) -> float | None:
     """Run one Hydra job: a whole study, or one job's trials of a sweep's study.
 
     A ``HyperplugError`` ends the process here with one line and exit code 2: raised
-    further, Hydra would log it once more as a failed job."""
+    further, Hydra would log it once more as a failed job. Under the hyperplug sweeper
+    (in its worker) errors are the job's, recorded by the sweep: they propagate."""
+    from hyperplug.reporting import active_sink
+
+    sink = active_sink()
+    if sink is not None:
+        from hydra.core.hydra_config import HydraConfig
+
+        from hyperplug.study import run_swept_trial
+
+        hydra_cfg = HydraConfig.get()
+        protect_run_files(hydra_cfg)
+        return run_swept_trial(cfg, sink, hydra_cfg.sweeper.get("max_epochs"))
     with user_errors_exit():
         return _run_job(cfg)
 

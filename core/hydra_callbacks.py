@@ -8,11 +8,15 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+HYPERPLUG_SWEEPER = "hydra_plugins.hyperplug_sweeper."
+
 
 class StudySweepCallback(Callback):
     """Picks the winner of the sweep's study, saves it, prints and writes the summary."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if str(config.hydra.sweeper.get("_target_", "")).startswith(HYPERPLUG_SWEEPER):
+            return  # its jobs are trials of the sweeper's study, which saves no model
         from hyperplug.study import finish_sweep
         from hyperplug.summary import print_study, write_summary
 

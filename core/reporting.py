@@ -46,6 +46,11 @@ def report(epoch: int | None = None, **metrics: float) -> None:
         raise TrialStopped(f"stopped by the sweep's optimizer after epoch {epoch}")
 
 
+def active_sink() -> ReportSink | None:
+    """Where ``report`` sends epochs now: the hyperplug sweep this code runs in, or None."""
+    return _sink
+
+
 @contextlib.contextmanager
 def reporting_to(sink: ReportSink) -> Iterator[None]:
     """Route ``report`` calls of the code run inside this block to ``sink``."""

@@ -5,7 +5,8 @@
 resumes it (or, once completed, shows its results). In a ``--multirun`` sweep every job
 calls ``run_sweep_job`` (its trials join the sweep's study and stage their weights in the
 study directory) and ``finish_sweep`` picks and saves the winner once at the end, through
-the same promotion as a single run (``Tuner.finish``). Every config is validated before
+the same promotion as a single run (``Tuner.finish``); under the hyperplug sweeper each
+job is one trial of the sweep's own study (``run_swept_trial``). Every config is validated before
 the tracker or the store is written, so bad input leaves nothing half-written.
 """
 
@@ -23,11 +24,13 @@ import attrs
 from hyperplug.components import Component
 from hyperplug.config import StudySettings, configure, study_settings, to_plain
 from hyperplug.data import DataSplits
-from hyperplug.errors import ConfigError
-from hyperplug.interfaces import DataRecipe, ModelVersion, StudyRecord, TrialRecord
+from hyperplug.errors import ConfigError, DataError
+from hyperplug.interfaces import DataRecipe, ModelVersion, StudyRecord, TrialRecord, TrialTask
 from hyperplug.plots import write_plots
 from hyperplug.plugin_manager import PluginManager, get_plugin_manager
+from hyperplug.reporting import ReportSink, TrialStopped
 from hyperplug.search_space import SearchSpace
+from hyperplug.trial_runner import fit_trainer
 from hyperplug.tuner import Tuner
 
 #: keys that do not change what a study searches: left out of its default name's hash
@@ -228,6 +231,52 @@ def run_sweep_job(
         return None if best is None else values[best]
     finally:
         _close(tuner)
+
+
+def run_swept_trial(
+    cfg: Mapping[str, Any],
+    sink: ReportSink,
+    max_epochs: int | None = None,
+    manager: PluginManager | None = None,
+) -> float:
+    """One job of the hyperplug Hydra sweeper on hyperplug's own app: one trial of the
+    configured trainer (``max_epochs``, the sweep's epoch budget, as its ``epochs``) whose
+    every epoch goes to the sweep, which records it and may stop it. The sweep's study is
+    the record: this job starts no study and saves no model version. Returns the
+    perf_metric of the trial's best epoch; raises ``TrialStopped`` when the sweep stopped
+    it, and whatever the trainer raised when it failed."""
+    study = Study.from_config(cfg, manager)
+    settings = study.settings
+    if settings.training_params:
+        raise ConfigError(
+            "training_params: under hydra/sweeper=hyperplug every job is one trial; sweep "
+            "trainer keys instead, e.g. 'trainer.lr=tag(log, interval(1e-4, 1e-1))'"
+        )
+    data = study.load_data()
+    component, config = study.configured["trainer"]
+    trainer_config = to_plain(config)
+    if max_epochs is not None and "epochs" in trainer_config:
+        trainer_config["epochs"] = max_epochs
+    best: float | None = None
+    stopped = False
+
+    def report(epoch: int, metrics: Mapping[str, float]) -> bool:
+        nonlocal best, stopped
+        value = metrics.get(settings.perf_metric)
+        if value is not None and (
+            best is None or (value > best if settings.maximize else value < best)
+        ):
+            best = value
+        stopped = stopped or not sink(epoch, metrics)
+        return not stopped
+
+    task = TrialTask(0, component.name, {}, trainer_config, settings.perf_metric, settings.mode)
+    fit_trainer(task, data, report, study.manager)
+    if stopped:
+        raise TrialStopped("stopped by the sweep's optimizer")
+    if best is None:
+        raise DataError(f"perf_metric '{settings.perf_metric}' was never reported")
+    return best
 
 
 def finish_sweep(

@@ -45,12 +45,8 @@ def execute_trial(
     task: TrialTask, data: DataSplits, report: ReportFn, manager: PluginManager
 ) -> tuple[TrialEnd, ModelTrainer | None]:
     """Train the task's trainer on ``data``; stage its best weights in ``task.stage_dir``."""
-    reporter = TrialReporter(task.perf_metric, task.mode, report)
     try:
-        spec = trainer_spec(manager, task.algo)
-        config = make_config(spec.config_class, task.trainer_config, f"trainer {spec.name}")
-        model = spec.factory(config)
-        model.fit(data, reporter)
+        model, reporter = fit_trainer(task, data, report, manager)
         if reporter.epochs == 0:
             return TrialEnd(task.trial_id, "the trainer reported no epoch"), None
         if task.stage_dir is not None:
@@ -58,3 +54,15 @@ def execute_trial(
     except Exception as exc:  # a failing trial is data, not a crash of the study
         return TrialEnd(task.trial_id, first_line(exc)), None
     return TrialEnd(task.trial_id, None, staged=task.stage_dir is not None), model
+
+
+def fit_trainer(
+    task: TrialTask, data: DataSplits, report: ReportFn, manager: PluginManager
+) -> tuple[ModelTrainer, TrialReporter]:
+    """Build the task's trainer from its config and fit it; whatever it raises propagates."""
+    reporter = TrialReporter(task.perf_metric, task.mode, report)
+    spec = trainer_spec(manager, task.algo)
+    config = make_config(spec.config_class, task.trainer_config, f"trainer {spec.name}")
+    model = spec.factory(config)
+    model.fit(data, reporter)
+    return model, reporter

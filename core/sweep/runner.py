@@ -45,8 +45,8 @@ class SweepSettings:
     optimizer_config: dict[str, Any] = attrs.Factory(dict)
     n_trials: int = 10
     n_workers: int = 1
-    metric: str = "objective"
-    mode: str = "min"
+    metric: str | None = None
+    mode: str | None = None
     max_epochs: int | None = None
     max_failures: int = 3
     reference_study: str | None = None
@@ -64,8 +64,8 @@ def settings_of(node: Mapping[str, Any]) -> SweepSettings:
             f"hydra.sweeper.{unknown[0]}: unknown key; known: {', '.join(sorted(known))}"
         )
     settings = SweepSettings(**plain)
-    if settings.mode not in ("min", "max"):
-        raise SweepError(f"hydra.sweeper.mode must be min or max, got {settings.mode!r}")
+    if settings.mode not in ("min", "max", None):
+        raise SweepError(f"hydra.sweeper.mode must be min, max or null, got {settings.mode!r}")
     if settings.n_workers < 1 or settings.n_trials < 1:
         raise SweepError("hydra.sweeper.n_workers and hydra.sweeper.n_trials must be >= 1")
     return settings
@@ -77,6 +77,23 @@ def study_name(settings: SweepSettings, job_name: str, sweep_dir: Path) -> str:
         return settings.study
     digest = hashlib.sha1(str(sweep_dir.resolve()).encode()).hexdigest()[:8]
     return f"{job_name}-{sweep_dir.name}-{digest}"
+
+
+def with_objective(settings: SweepSettings, app_config: Any) -> SweepSettings:
+    """``metric`` and ``mode`` left out: the app's ``perf_metric`` and ``mode`` when its
+    config has them (hyperplug's own app), else the task function's return value
+    (``objective``, minimised); a named metric without a mode follows its name."""
+    from hyperplug.config import default_mode, resolve_mode
+    from hyperplug.sweep.backend import OBJECTIVE
+
+    app_metric = app_config.get("perf_metric")
+    metric = settings.metric or (str(app_metric) if app_metric else OBJECTIVE)
+    mode = settings.mode
+    if mode is None and metric == app_metric:
+        mode = resolve_mode(app_config.get("mode"), metric)
+    elif mode is None:
+        mode = "min" if metric == OBJECTIVE else default_mode(metric)
+    return attrs.evolve(settings, metric=metric, mode=mode)
 
 
 def _config_keys(node: Any, prefix: str = "") -> list[str]:
@@ -187,7 +204,9 @@ class Sweep:
                 "nothing to sweep: give hydra.sweeper.params.KEY=EXPRESSION or KEY=a,b "
                 "on the command line"
             )
-        check_keys(space, self.load(space.fixed))
+        app_config = self.load(space.fixed)
+        check_keys(space, app_config)
+        self.settings = s = with_objective(s, app_config)
         optimizer = _build_optimizer(s)
         if optimizer.needs_finite_space():
             try:

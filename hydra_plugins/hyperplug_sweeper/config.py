@@ -20,10 +20,12 @@ class HyperplugSweeperConf:
     #: jobs running at once, each in its own long-lived worker process
     n_workers: int = 1
     #: the objective: a metric the app reports with hyperplug.report, or "objective" for
-    #: the task function's return value
-    metric: str = "objective"
-    #: min or max
-    mode: str = "min"
+    #: the task function's return value; null: the app's perf_metric when its config has
+    #: one (hyperplug's own app), else "objective"
+    metric: Optional[str] = None
+    #: min or max; null: the app's mode for its perf_metric, min for "objective", else
+    #: min for a metric named like a loss or an error and max for any other
+    mode: Optional[str] = None
     #: the epoch budget of one trial (required by asha, hyperband, bohb and rush)
     max_epochs: Optional[int] = None
     #: the sweep ends with an error once more trials than this have failed

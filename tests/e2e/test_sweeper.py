@@ -287,3 +287,46 @@ def test_hyperplug_app_with_the_joblib_launcher_joins_one_study(tmp_path: Path) 
     assert sorted(yaml.safe_load(p)["lr"] for _, _, p in trials) == [0.01, 0.1]
     assert all(t[:2] == (study_id, "completed") for t in trials)
     assert len(list((tmp_path / ".hyperplug" / "models").glob("*/v*"))) == 1
+
+
+def test_hyperplug_app_under_the_hyperplug_sweeper_is_one_study_on_its_perf_metric(
+    tmp_path: Path,
+) -> None:
+    """hyperplug's trainers report every epoch to the sweep, which optimises the app's
+    perf_metric in the app's direction (val_accuracy, max) and may stop them early."""
+    hyperplug = str(Path(sys.executable).parent / "hyperplug")
+    done = subprocess.run(
+        [
+            hyperplug,
+            "--multirun",
+            "hydra/sweeper=hyperplug",
+            "hydra.sweeper.optimizer=asha",
+            "hydra.sweeper.n_trials=6",
+            "hydra.sweeper.n_workers=2",
+            "hydra.sweeper.max_epochs=5",
+            "+hydra.sweeper.optimizer_config.seed=3",
+            "trainer.lr=tag(log, interval(1e-4, 1e-1))",
+            "trainer.hidden_layers=[16]",
+            "hydra.sweep.dir=out",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    found = yaml.safe_load((tmp_path / "out" / "optimization_results.yaml").read_text())
+    assert (found["metric"], found["mode"]) == ("val_accuracy", "max")
+    statuses = [t["status"] for t in found["trials"]]
+    assert len(statuses) == 6 and "stopped" in statuses, statuses
+    values = [t["value"] for t in found["trials"]]
+    assert found["best_value"] == max(values)
+    with sqlite3.connect(tmp_path / ".hyperplug" / "hyperplug.db") as conn:
+        studies = conn.execute("SELECT id FROM studies").fetchall()
+        epochs = conn.execute(
+            "SELECT t.status, MAX(m.epoch) FROM trials t JOIN metrics m ON m.trial_id = t.id "
+            "WHERE m.name = 'val_accuracy' GROUP BY t.id"
+        ).fetchall()
+    assert len(studies) == 1  # the app started no study of its own
+    assert {n for s, n in epochs if s == "completed"} == {5}  # the sweep's epoch budget
+    assert all(n < 5 for s, n in epochs if s == "stopped")
