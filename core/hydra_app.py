@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from hyperplug.errors import HyperplugError
-from hyperplug.plugin_manager import PluginManager, get_plugin_manager
+from hyperplug.plugin_manager import DISABLE_ENV, PluginManager, get_plugin_manager
 
 CONFIG_MODULE = "hyperplug.conf"
 CONFIG_NAME = "config"
@@ -189,6 +189,24 @@ def full_errors_wanted() -> bool:
     return os.environ.get("HYDRA_FULL_ERROR") == "1"
 
 
+def explain_missing_option(message: str) -> str:
+    """Hydra cannot find ``trainer/mlp`` when two plugins registered ``mlp`` (neither is
+    put in the ConfigStore): say that instead of listing the other options."""
+    import re
+
+    from hyperplug.errors import PluginError
+
+    match = re.search(r"Could not find '(\w+)/(\w+)'", message)
+    if match:
+        try:
+            get_plugin_manager().registry.get(match[1], match[2])
+        except PluginError as exc:
+            return f"{exc}; disable one with {DISABLE_ENV}"
+        except HyperplugError:
+            pass
+    return message
+
+
 @contextlib.contextmanager
 def one_line_errors() -> Iterator[None]:
     """Make Hydra report errors as one line on stderr and exit 2, unless the user
@@ -203,7 +221,7 @@ def one_line_errors() -> Iterator[None]:
         except Exception as exc:
             if full_errors_wanted():
                 raise
-            sys.stderr.write(f"hyperplug: error: {error_line(exc)}\n")
+            sys.stderr.write(f"hyperplug: error: {explain_missing_option(error_line(exc))}\n")
             sys.exit(2)
 
     hydra_utils.run_and_report = report

@@ -171,6 +171,43 @@ def test_a_plugin_that_registers_a_name_already_taken(
     assert manager.registry.get("trainer", "mlp").plugin.name == "torch"
 
 
+@pytest.mark.e2e
+def test_choosing_a_name_two_plugins_registered_names_both(tmp_path: Path, site: Path) -> None:
+    write_distribution(
+        site,
+        "hp-twin",
+        "0.2",
+        {
+            "hpx_twin": """
+                import attrs
+                from hyperplug import hookimpl
+                from hyperplug.components import Component
+                from hyperplug.plugins.local.inline import InlineBackend
+
+                @attrs.define
+                class Local:
+                    name: str = "local"
+
+                @hookimpl
+                def register_backends():
+                    return [Component(kind="backend", name="local", factory=InlineBackend,
+                                      config_class=Local)]
+            """
+        },
+    )
+    result = cli(tmp_path, site, "trainer.epochs=1")  # backend=local is the default
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1] == (
+        f"hyperplug: error: backend 'local' is registered by both plugin 'local' "
+        f"(distribution hyperplug {__version__}) and plugin 'twin' (distribution hp-twin "
+        "0.2); disable one with HYPERPLUG_DISABLE_PLUGINS"
+    ), result.stderr
+    # the other plugins keep working
+    result = cli(tmp_path, site, "trainer.epochs=1", "backend=inline")
+    assert result.returncode == 0, result.stderr
+
+
 @pytest.mark.parametrize(
     ("declared", "problem"),
     [
