@@ -6,11 +6,12 @@ they read the tracker and store a run with those overrides would write.
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from hyperplug.errors import ConfigError, HyperplugError
+from hyperplug.errors import ConfigError, HyperplugError, NotFoundError, did_you_mean
 from hyperplug.plugin_manager import get_plugin_manager
 from hyperplug.summary import format_params, format_value, print_study
 
@@ -33,9 +34,25 @@ def compose(overrides: Sequence[str]) -> Any:
         return hydra_compose(config_name=CONFIG_NAME, overrides=list(overrides))
 
 
+#: the config key that says where a component keeps its records (built-ins' convention)
+RECORD_KEYS = {"tracker": ("path", "tracker database"), "vcs": ("root", "model store")}
+
+
 def _build(cfg: Any, kind: str) -> Any:
+    """The ``kind`` component, to read from. Reading creates nothing: a record that is not
+    there is an error naming the key, not an empty table (a typo in a path would look
+    like an empty record, and leave a stray database or folder behind)."""
+    from pathlib import Path
+
     from hyperplug.config import configure
 
+    key, what = RECORD_KEYS[kind]
+    where = cfg[kind].get(key)
+    if isinstance(where, str) and where != ":memory:" and not Path(where).expanduser().exists():
+        raise NotFoundError(
+            f"{kind}.{key}: no {what} at '{where}' (run a study first, or point {kind}.{key} "
+            "at one)"
+        )
     component, config = configure(kind, cfg[kind], get_plugin_manager())
     return component.build(config)
 
@@ -85,7 +102,12 @@ def show_studies(_: list[str], cfg: Any) -> int:
         for study in tracker.list_studies():
             trials = tracker.list_trials(study.id)
             metric = study.perf_metric
-            values = [t.metrics[metric] for t in trials if metric in t.metrics]
+            values = [
+                t.metrics[metric]
+                for t in trials
+                if t.status in ("completed", "stopped")
+                and math.isfinite(t.metrics.get(metric, math.nan))
+            ]
             best = (max if study.mode == "max" else min)(values) if values else None
             table.add_row(
                 study.name,
@@ -122,7 +144,14 @@ def show_models(positional: list[str], cfg: Any) -> int:
 
     if len(positional) > 1:
         raise ConfigError("usage: hyperplug models [NAME] [OVERRIDES]")
-    versions = _build(cfg, "vcs").list_versions(positional[0] if positional else None)
+    vcs = _build(cfg, "vcs")
+    versions = vcs.list_versions(positional[0] if positional else None)
+    if positional and not versions:
+        names = sorted({version.name for version in vcs.list_versions()})
+        raise NotFoundError(
+            f"model '{positional[0]}' not found{did_you_mean(positional[0], names)}; "
+            f"models: {', '.join(names) or 'none'}"
+        )
     table = Table(title="model versions", title_justify="left")
     for column in ("version", "aliases", "trainer", "metrics", "study", "parent", "created"):
         table.add_column(column)

@@ -166,7 +166,20 @@ def test_verbose_flag_shows_the_traceback(tmp_path: Path) -> None:
 
 
 def test_inspection_of_unknown_things_is_a_clear_error(tmp_path: Path) -> None:
+    # reading creates nothing: no database or store appears where none was
+    result = hyperplug(tmp_path, "studies", "tracker.path=typo/hp.db")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "hyperplug: error: tracker.path: no tracker database at 'typo/hp.db' "
+        "(run a study first, or point tracker.path at one)"
+    )
+    assert hyperplug(tmp_path, "models").returncode == 2
+    assert not (tmp_path / "typo").exists() and not (tmp_path / ".hyperplug").exists()
+
     assert hyperplug(tmp_path, *FAST).returncode == 0
+    result = hyperplug(tmp_path, "models", "digits_modl")
+    assert result.returncode == 2
+    assert "model 'digits_modl' not found (did you mean 'digits_model'?)" in result.stderr
     result = hyperplug(tmp_path, "study", "nope")
     assert result.returncode == 2
     assert result.stderr.strip() == "hyperplug: error: study 'nope' not found"
