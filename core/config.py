@@ -150,9 +150,12 @@ def study_settings(cfg: Mapping[str, Any]) -> StudySettings:
     cfg = to_plain(cfg)
     known = (*KINDS, *STUDY_KEYS, "hydra")
     for key in cfg:
-        if key not in known:
+        # a key of the user's own (``+data_root=...`` for interpolations) is fine; one
+        # that is nearly a known key is a typo that would silently change nothing
+        hint = did_you_mean(str(key), known, cutoff=0.8) if key not in known else ""
+        if hint:
             raise ConfigError(
-                f"{key}: unknown top-level key{did_you_mean(str(key), known)} "
+                f"{key}: unknown top-level key{hint} "
                 f"(the keys are {', '.join(STUDY_KEYS)} and the groups {', '.join(KINDS)})"
             )
     metrics = cfg.get("metrics", list(DEFAULT_METRICS))

@@ -35,7 +35,7 @@ class NotFoundError(HyperplugError):
     """A study, trial, model version or component name does not exist."""
 
 
-def did_you_mean(value: str, choices: Iterable[str]) -> str:
+def did_you_mean(value: str, choices: Iterable[str], cutoff: float = 0.6) -> str:
     """Return `` (did you mean 'x'?)`` for the closest choice, or an empty string."""
-    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=cutoff)
     return f" (did you mean '{close[0]}'?)" if close else ""

@@ -41,6 +41,9 @@ SECRET_WORDS = frozenset(
         "auth",
     }
 )
+#: environment variables named like secrets that are not: the shell's working directories
+#: (masking them would rewrite every path under the current directory)
+NOT_SECRET_ENV = frozenset({"PWD", "OLDPWD"})
 #: a ``key`` is a secret alone or after one of these (``api_key``, ``WANDB_API_KEY``), not
 #: in names such as ``x_key`` or ``label_key`` that name a column or an array
 KEY_QUALIFIERS = frozenset(
@@ -90,7 +93,7 @@ def env_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
     values = {
         value
         for name, value in environ.items()
-        if is_secret_name(name) and len(value) >= _MIN_ENV_SECRET
+        if is_secret_name(name) and name not in NOT_SECRET_ENV and len(value) >= _MIN_ENV_SECRET
     }
     return sorted(values, key=len, reverse=True)
 

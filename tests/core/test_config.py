@@ -53,6 +53,8 @@ def test_bad_study_keys_are_one_line_errors_naming_the_key(
     assert message in str(error.value) and "\n" not in str(error.value)
 
 
-def test_component_groups_and_study_keys_are_known() -> None:
+def test_component_groups_study_keys_and_the_users_own_keys_are_accepted() -> None:
     cfg = {"trainer": {"name": "mlp"}, "optimizer": {"name": "grid"}, "home": "runs"}
     assert study_settings(cfg).home == "runs"
+    # a key of one's own, e.g. for interpolations, is not a typo of a known key
+    assert study_settings({**cfg, "data_root": "/data"}).home == "runs"

@@ -58,6 +58,12 @@ def test_environment_secrets_are_masked_wherever_they_appear() -> None:
     assert redact_text(text, environ) == f"loaded with {MASK} from /root, flag 1"
 
 
+def test_the_shells_working_directory_is_not_a_secret() -> None:
+    environ = {"PWD": "/home/ada/project", "OLDPWD": "/home/ada/elsewhere", "DB_PWD": "s3cr3t-pw"}
+    text = "weights at /home/ada/project/w.safetensors, db s3cr3t-pw"
+    assert redact_text(text, environ) == "weights at /home/ada/project/w.safetensors, db ***"
+
+
 def test_overrides_keep_harmless_assignments() -> None:
     line = "+upload_token=zzz dataset.x_key=feat tracker.api_key=abc trainer.lr=0.1"
     assert redact_text(line, {}) == (
