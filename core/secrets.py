@@ -62,9 +62,14 @@ KEY_QUALIFIERS = frozenset(
     }
 )
 #: a ``name=value`` pair (a Hydra override, a log line); masked when the name is a secret's
-_ASSIGNMENT = re.compile(r"(?P<name>[\w.+~-]+)(?P<sep>\s*[=:]\s*)(?P<value>[^\s,;'\"}\]]+)")
+#: (a secret's comma-separated sweep values, ``token=a,b``, are all masked)
+_ASSIGNMENT = re.compile(
+    r"(?P<name>[\w.+~-]+)(?P<sep>\s*[=:]\s*)"
+    r"(?P<value>[^\s,;'\"}\]]+(?:,(?![\w.+~-]+\s*[=:])[^\s,;'\"}\]]+)*)"
+)
 #: ``scheme://user:password@``: the password part
-_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^\s:/@]*:)(?P<value>[^\s@/]+)(?=@)")
+#: (also as Hydra writes a sweep job's overrides, escaped: ``https\\://user\\:pw@``)
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*\\?://[^\s:/@]*:)(?P<value>[^\s@/]+)(?=@)")
 #: a W&B API key: 40 hex digits, not part of a longer hex string (a sha256 has 64)
 _WANDB_KEY = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{40}(?![0-9a-fA-F])")
 #: shorter environment values are too likely to occur by chance (``1``, ``true``)

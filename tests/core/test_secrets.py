@@ -75,3 +75,11 @@ def test_log_filter_masks_records() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "key is %s", (FAKE_WANDB_KEY,), None)
     assert RedactingFilter().filter(record)
     assert record.getMessage() == f"key is {MASK}"
+
+
+def test_sweep_overrides_as_hydra_writes_them_are_masked() -> None:
+    # a sweep over a secret masks every value; Hydra escapes ':' in a job's overrides
+    assert redact_text("+upload_token=tokA,tokB lr=0.1,0.2", {}) == "+upload_token=*** lr=0.1,0.2"
+    assert redact_text("x=1,token=zz", {}) == "x=1,token=***"
+    escaped = r"dataset.path=https\://reader\:hunter2@data.example.com/d.csv"
+    assert redact_text(escaped, {}) == r"dataset.path=https\://reader\:***@data.example.com/d.csv"
