@@ -17,12 +17,15 @@ class StudySweepCallback(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if str(config.hydra.sweeper.get("_target_", "")).startswith(HYPERPLUG_SWEEPER):
             return  # its jobs are trials of the sweeper's study, which saves no model
+        from hyperplug.hydra_app import user_errors_exit
         from hyperplug.study import finish_sweep
         from hyperplug.summary import print_study, write_summary
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
         app_config = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
-        result = finish_sweep(app_config, sweep_dir)
+        # raised further, Hydra would only warn and exit 0 (no trial reached the metric)
+        with user_errors_exit():
+            result = finish_sweep(app_config, sweep_dir)
         print_study(result.study, result.trials, result.settings.metrics, result.winner)
         write_summary(
             sweep_dir, result.study, result.trials, result.settings.metrics, result.winner

@@ -118,6 +118,16 @@ def test_multirun_jobs_join_one_study_and_the_winner_is_versioned_once(tmp_path:
     assert data["study"]["name"] == name
 
 
+def test_a_multirun_whose_trials_all_fail_exits_non_zero_in_one_line(tmp_path: Path) -> None:
+    result = hyperplug(
+        tmp_path, "--multirun", *FAST, "trainer.optimizer=sgd", "trainer.lr=1e30,1e31"
+    )
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("hyperplug: error: study ") and "none of its 2 trials" in last, last
+    assert [status for _, status in studies(tmp_path)] == ["failed"]
+
+
 def test_plugins_lists_built_ins_with_their_distribution(tmp_path: Path) -> None:
     result = hyperplug(tmp_path, "plugins")
     assert result.returncode == 0, result.stderr
