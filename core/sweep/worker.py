@@ -9,7 +9,6 @@ composes each job's config and sends it with the trial.
 from __future__ import annotations
 
 import os
-import signal
 from multiprocessing.connection import Connection
 from numbers import Real
 from typing import Any
@@ -26,7 +25,6 @@ class JobWorkerSetup:
 
 
 def job_worker_main(conn: Connection, setup: JobWorkerSetup) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the study process's to handle
     import cloudpickle
     from hydra.core.singleton import Singleton
     from hydra.core.utils import setup_globals

@@ -13,7 +13,8 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import signal
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection, wait
 from typing import Any, ClassVar
 
@@ -111,7 +112,8 @@ class LocalBackend(Backend):
             name=f"hyperplug-worker-{index}",
             daemon=True,
         )
-        process.start()
+        with _sigint_ignored():
+            process.start()
         child.close()
         return Worker(index, process, parent)
 
@@ -207,3 +209,18 @@ class LocalBackend(Backend):
                 worker.process.join()
             worker.conn.close()
         self.workers = []
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Start workers with Ctrl-C ignored (a spawned Python keeps an ignored SIGINT from
+    its very start): Ctrl-C reaches the whole process group, and it is the study
+    process's to handle, which records the running trials as interrupted."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

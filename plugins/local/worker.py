@@ -5,7 +5,6 @@ and waiting for its answer (False: stop)."""
 from __future__ import annotations
 
 import os
-import signal
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -35,7 +34,6 @@ def _configure_devices(setup: WorkerSetup) -> None:
 
 
 def worker_main(conn: Connection, setup: WorkerSetup) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the study process's to handle
     from hyperplug.plugin_manager import get_plugin_manager
     from hyperplug.plugins.local.data import load_recipe
     from hyperplug.trial_runner import execute_trial, first_line

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,22 +44,27 @@ def trials(db: Path) -> list[tuple[int, str, str, str | None]]:
         return conn.execute("SELECT number, params, status, error FROM trials").fetchall()
 
 
-def test_a_killed_study_resumes_where_it_stopped(tmp_path: Path) -> None:
-    # 6 grid points of ~0.3 s each: slow enough to kill the process mid-study
-    args = [
-        "trainer.epochs=25",
+def slow_grid(epochs: int, lrs: str) -> list[str]:
+    """A grid study whose trials are slow enough to interrupt mid-study."""
+    return [
+        f"trainer.epochs={epochs}",
         "trainer.hidden_layers=[32]",
         "trainer.batch_size=32",
-        "+training_params.mlp.lr=[0.1,0.05,0.02,0.01,0.005,0.002]",
+        f"+training_params.mlp.lr=[{lrs}]",
     ]
-    db = tmp_path / ".hyperplug" / "hyperplug.db"
-    process = subprocess.Popen(
-        [HYPERPLUG, *args],
-        cwd=tmp_path,
-        env=env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+
+
+def start(cwd: Path, args: list[str], **popen: Any) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [HYPERPLUG, *args], cwd=cwd, env=env(), stdout=subprocess.DEVNULL, **popen
     )
+
+
+def test_a_killed_study_resumes_where_it_stopped(tmp_path: Path) -> None:
+    # 6 grid points of ~0.3 s each: slow enough to kill the process mid-study
+    args = slow_grid(25, "0.1,0.05,0.02,0.01,0.005,0.002")
+    db = tmp_path / ".hyperplug" / "hyperplug.db"
+    process = start(tmp_path, args, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline:
         done = [t for t in trials(db) if t[2] == "completed"]
@@ -98,22 +104,10 @@ def test_a_killed_study_resumes_where_it_stopped(tmp_path: Path) -> None:
 def test_ctrl_c_records_running_trials_as_interrupted_and_says_how_to_resume(
     tmp_path: Path,
 ) -> None:
-    args = [
-        "trainer.epochs=60",
-        "trainer.hidden_layers=[32]",
-        "trainer.batch_size=32",
-        "+training_params.mlp.lr=[0.1,0.05,0.02]",
-    ]
+    args = slow_grid(60, "0.1,0.05,0.02")
     db = tmp_path / ".hyperplug" / "hyperplug.db"
-    process = subprocess.Popen(
-        [HYPERPLUG, *args],
-        cwd=tmp_path,
-        env=env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # Ctrl-C in a terminal reaches the whole process group
-    )
+    # Ctrl-C in a terminal reaches the whole process group
+    process = start(tmp_path, args, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline and not [t for t in trials(db) if t[2] == "running"]:
         time.sleep(0.05)
