@@ -8,6 +8,7 @@ starts.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -34,6 +35,14 @@ def default_mode(perf_metric: str) -> str:
     """``min`` for a metric named like a loss or an error, else ``max``: what a user who
     left ``mode`` out means (``perf_metric=val_loss`` must not pick the worst trial)."""
     return "min" if _LOWER_IS_BETTER.search(perf_metric) else "max"
+
+
+def improves(value: float, best: float | None, mode: str) -> bool:
+    """Whether ``value`` beats ``best`` (None: nothing yet) in direction ``mode``; NaN
+    never does."""
+    if math.isnan(value):
+        return False
+    return best is None or (value > best if mode == "max" else value < best)
 
 
 def resolve_mode(mode: str | None, perf_metric: str) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 
 import attrs
 
+from hyperplug.config import improves
 from hyperplug.errors import ConfigError, HyperplugError
 from hyperplug.interfaces import (
     Backend,
@@ -200,12 +201,13 @@ class Engine:
         self.tally.counted += 1
         setattr(self.tally, record.status, getattr(self.tally, record.status) + 1)
         value = record.metrics.get(self.perf_metric)
-        if record.status != "failed" and value is not None and math.isfinite(value):
-            better = self.tally.best is None or (
-                value > self.tally.best if self.mode == "max" else value < self.tally.best
-            )
-            if better:
-                self.tally.best, self.tally.best_trial = value, record.id
+        if (
+            record.status != "failed"
+            and value is not None
+            and math.isfinite(value)
+            and improves(value, self.tally.best, self.mode)
+        ):
+            self.tally.best, self.tally.best_trial = value, record.id
         if self.tally.best is not None:
             self.tally.history.append((time.time() - self.tally.started, self.tally.best))
 

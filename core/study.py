@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 
 from hyperplug.components import Component
-from hyperplug.config import StudySettings, configure, study_settings, to_plain
+from hyperplug.config import StudySettings, configure, improves, study_settings, to_plain
 from hyperplug.data import DataSplits
 from hyperplug.errors import ConfigError, DataError
 from hyperplug.interfaces import DataRecipe, ModelVersion, StudyRecord, TrialRecord, TrialTask
@@ -263,9 +263,7 @@ def run_swept_trial(
     def report(epoch: int, metrics: Mapping[str, float]) -> bool:
         nonlocal best, stopped
         value = metrics.get(settings.perf_metric)
-        if value is not None and (
-            best is None or (value > best if settings.maximize else value < best)
-        ):
+        if value is not None and improves(value, best, settings.mode):
             best = value
         stopped = stopped or not sink(epoch, metrics)
         return not stopped

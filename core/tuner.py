@@ -23,7 +23,14 @@ from typing import Any
 
 import attrs
 
-from hyperplug.config import DEFAULT_METRICS, configure, make_config, resolve_mode, to_plain
+from hyperplug.config import (
+    DEFAULT_METRICS,
+    configure,
+    improves,
+    make_config,
+    resolve_mode,
+    to_plain,
+)
 from hyperplug.data import DataSplits
 from hyperplug.engine import Engine
 from hyperplug.errors import ConfigError, HyperplugError, NotFoundError
@@ -302,10 +309,7 @@ class BaseHyperparameterTuner(abc.ABC):
             current = self.resource_version_control.get(f"{self.model_name}:best")
         except NotFoundError:
             return True
-        old = current.meta.metrics.get(self.perf_metric)
-        if old is None:
-            return True
-        return value > old if self.mode == "max" else value < old
+        return improves(value, current.meta.metrics.get(self.perf_metric), self.mode)
 
     def perf_value(self, experiment: TrialRecord) -> float | None:
         return experiment.metrics.get(self.perf_metric)

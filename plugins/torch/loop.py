@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from hyperplug.config import improves
 from hyperplug.interfaces import Reporter
 from hyperplug.plugins.torch.runtime import Runtime
 
@@ -194,14 +195,6 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int, runtime: Runtime
     return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.int64)
 
 
-def _improves(value: float, best: float | None, mode: str) -> bool:
-    if math.isnan(value):
-        return False
-    if best is None:
-        return True
-    return value > best if mode == "max" else value < best
-
-
 def fit(
     model: nn.Module,
     config: TrainingConfig,
@@ -241,7 +234,7 @@ def fit(
         val_loss, val_accuracy = evaluate(model, *val, eval_batch_size, runtime)
         metrics = {"train_loss": train_loss, "val_loss": val_loss, "val_accuracy": val_accuracy}
         value = metrics.get(report.perf_metric)
-        if value is not None and _improves(value, best_value, report.mode):
+        if value is not None and improves(value, best_value, report.mode):
             best_value = value
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         if report(epoch, metrics) is False:
