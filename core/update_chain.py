@@ -84,8 +84,8 @@ class UpdateTuner(Tuner):
         kwargs.setdefault("trainer_configs", {base.trainer: base.trainer_config})
         super().__init__(training_params=grid, **kwargs)
         self.lineage = base.lineage
-        #: the chunk's data fingerprint equals the one the parent was updated on
-        self.up_to_date = False
+        #: why nothing ran (the parent was updated on this very chunk), or None
+        self.notice: str | None = None
 
     # ------------------------------------------------------------------ names
 
@@ -206,15 +206,22 @@ class UpdateTuner(Tuner):
         return parent.meta.updater is not None
 
     def load_parent(self) -> ModelTrainer:
+        """Version N as this update's result: the update that made it ran on this chunk."""
         parent = self.resource_version_control.get(str(self.base.parent))
-        self.up_to_date = self.already_complete = True
+        self.already_complete = True
         self.winner = parent
-        if parent.meta.study:
-            try:
-                self.study = self.metadata_tracker.get_study(parent.meta.study)
-                self.study_name = self.study.name
-            except NotFoundError:
-                pass
+        self.notice = (
+            f"model {parent.ref} was updated on this data already (study {parent.meta.study}); "
+            "nothing to run (point model= at its parent to update it again)"
+        )
+        try:
+            self.study = self.metadata_tracker.get_study(str(parent.meta.study))
+        except NotFoundError as error:
+            raise NotFoundError(
+                f"model {parent.ref} was updated on this data by study {parent.meta.study}, "
+                "which this tracker does not hold: nothing to run"
+            ) from error
+        self.study_name = self.study.name
         return self.restore(self.base.weights, self.base.info, self.base.trainer_config)
 
     def restore(
@@ -294,13 +301,17 @@ def _by_updater(
     return grid or {updater: {}}
 
 
-def default_optimizer(space: SearchSpace, lineage: tuple[str, ...], epochs: int) -> dict | None:
+def default_optimizer(
+    space: SearchSpace, lineage: tuple[str, ...], epochs: int, budget: Mapping[str, Any]
+) -> dict | None:
     """The optimizer config of an update that chose none: grid (None) over lists of
     values; for ranges RUSH, warm-started from the chain's earlier studies, with the
-    trainer's epochs as the budget (ASHA on the first update, which has none)."""
+    trainer's epochs as the epoch budget (ASHA on the first update, which has none).
+    ``budget``: budget keys the user set (``max_trials``, ``seed``, ...) carry over."""
     if space.finite:
         return None
-    return {"name": "rush" if lineage else "asha", "max_epochs": epochs}
+    given = {key: value for key, value in budget.items() if value is not None}
+    return {"max_epochs": epochs, **given, "name": "rush" if lineage else "asha"}
 
 
 def update_study_name(
@@ -328,6 +339,7 @@ def update_tuner(
     trainer_overrides: Mapping[str, Any] | None = None,
     training_params: Mapping[str, Mapping[str, Any]] | None = None,
     optimizer: Any = None,
+    budget: Mapping[str, Any] | None = None,
     study_name: str | None = None,
     study_config: Mapping[str, Any] | None = None,
     **tuner: Any,
@@ -335,7 +347,8 @@ def update_tuner(
     """A validated ``UpdateTuner`` for updating ``base`` on ``data`` (the chunk's splits).
 
     ``trainer_overrides`` change training keys of the parent's trainer config (lr,
-    epochs, ...); ``optimizer`` is an ``Optimizer`` or None (``default_optimizer``);
+    epochs, ...); ``optimizer`` is an ``Optimizer`` or None (``default_optimizer``,
+    with the ``budget`` keys given);
     ``study_name`` defaults to ``update_study_name``; the rest goes to ``UpdateTuner``
     (trackers, vcs, backend, metrics, perf_metric, mode, home, view, plugin_manager).
     """
@@ -352,7 +365,7 @@ def update_tuner(
         if epochs is None:
             spec = trainer_spec(manager, base.trainer)
             epochs = getattr(spec.config_class(), "epochs", None)
-        default = default_optimizer(space, base.lineage, int(epochs or 1))
+        default = default_optimizer(space, base.lineage, int(epochs or 1), budget or {})
         if default is not None:
             component, config = configure("optimizer", default, manager)
             optimizer = component.build(config)

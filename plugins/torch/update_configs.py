@@ -69,8 +69,8 @@ class DERConfig(ReplayConfig):
     row; ``alpha`` weighs matching them (MSE), ``beta`` the memory rows' labels (0: DER)."""
 
     name: str = "der"
-    alpha: float = attrs.field(default=0.5, validator=non_negative)
-    beta: float = attrs.field(default=0.5, validator=non_negative)
+    alpha: float = attrs.field(default=0.2, validator=non_negative)
+    beta: float = attrs.field(default=1.0, validator=non_negative)
 
 
 def _weight(instance: object, attribute: attrs.Attribute, value: object) -> None:
@@ -97,7 +97,7 @@ class EWCConfig(UpdaterConfig):
     estimated after each update on its chunk and kept as ``decay * F_old + F_new``)."""
 
     name: str = "ewc"
-    ewc_lambda: float = attrs.field(default=100.0, validator=non_negative)
+    ewc_lambda: float = attrs.field(default=1000.0, validator=non_negative)
     decay: float = attrs.field(default=1.0, validator=non_negative)
 
 
