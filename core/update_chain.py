@@ -25,7 +25,7 @@ from typing import Any
 
 import attrs
 
-from hyperplug.config import configure, make_config, to_plain
+from hyperplug.config import DEFAULT_METRICS, configure, make_config, to_plain
 from hyperplug.data import DataSplits
 from hyperplug.errors import ConfigError, HyperplugError, NotFoundError, did_you_mean
 from hyperplug.interfaces import (
@@ -52,6 +52,9 @@ from hyperplug.update_state import (
     update_seed,
 )
 
+#: what an update reports besides a study's metrics: validation on the chunk's own rows
+#: and on the memory of earlier chunks
+UPDATE_METRICS = ("val_accuracy_new", "val_accuracy_old")
 #: updater config keys that hold for the whole chain, not for one trial
 CHAIN_SETTINGS = tuple(field.name for field in attrs.fields(UpdaterConfig))
 
@@ -377,8 +380,11 @@ def update_tuner(
         "training_params": grid,
         "optimizer": getattr(getattr(optimizer, "config", None), "name", None),
     }
+    metrics = list(tuner.pop("metrics", DEFAULT_METRICS))
+    metrics += [name for name in UPDATE_METRICS if name not in metrics]
     result = UpdateTuner(
         base=base,
+        metrics=metrics,
         updater=updater,
         training_params=grid,
         trainer_configs={base.trainer: trainer_config},
