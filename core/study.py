@@ -22,7 +22,14 @@ from typing import Any
 import attrs
 
 from hyperplug.components import Component
-from hyperplug.config import StudySettings, configure, improves, study_settings, to_plain
+from hyperplug.config import (
+    StudySettings,
+    configure,
+    default_search_space,
+    improves,
+    study_settings,
+    to_plain,
+)
 from hyperplug.data import DataSplits
 from hyperplug.errors import ConfigError, DataError
 from hyperplug.interfaces import DataRecipe, ModelVersion, StudyRecord, TrialRecord, TrialTask
@@ -138,6 +145,8 @@ class Study:
         trainer_cfg = to_plain(self.configured["trainer"][1])
         if self.settings.training_params:
             return self.settings.training_params
+        if self.settings.default_space:
+            return {trainer_cfg["name"]: default_search_space(self.configured["trainer"][0])}
         return {trainer_cfg["name"]: self.swept_params(swept)}
 
     def swept_params(self, swept: list[str] | None) -> dict[str, list[Any]]:
@@ -236,7 +245,10 @@ class Study:
             model_name = self.settings.model_name if named else str(base.parent).split(":")[0]
         else:
             base, overrides, model_name = fresh_base(trainer_cfg), {}, self.settings.model_name
-        grid = self.settings.training_params or {updater_cfg["name"]: self.swept_params(swept)}
+        if self.settings.default_space:
+            grid = {updater_cfg["name"]: default_search_space(self.configured["updater"][0])}
+        else:
+            grid = self.settings.training_params or {updater_cfg["name"]: self.swept_params(swept)}
         optimizer, budget = None, {}
         if "optimizer" in self.configured:
             configured = to_plain(self.configured["optimizer"][1])
