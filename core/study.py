@@ -31,7 +31,7 @@ from hyperplug.config import (
     to_plain,
 )
 from hyperplug.data import DataSplits
-from hyperplug.errors import ConfigError, DataError
+from hyperplug.errors import ConfigError, DataError, NotFoundError
 from hyperplug.interfaces import DataRecipe, ModelVersion, StudyRecord, TrialRecord, TrialTask
 from hyperplug.plots import write_plots
 from hyperplug.plugin_manager import PluginManager, get_plugin_manager
@@ -412,8 +412,13 @@ def finish_sweep(
 ) -> StudyResult:
     """Pick the sweep's winner among all its jobs' trials and version it once."""
     study = Study.from_config(cfg, manager)
+    name = sweep_study_name(study.settings, sweep_dir)
+    if not study.is_update:  # a sweep over updater=...: the sweep's own config has none
+        updater = _recorded_config(study, name).get("updater")
+        if updater:
+            study = Study.from_config({**study.cfg, "updater": updater}, manager)
     data = study.load_data() if study.is_update else None
-    tuner = study.tuner(sweep_study_name(study.settings, sweep_dir), data=data)
+    tuner = study.tuner(name, data=data)
     try:
         tuner.study = tuner.metadata_tracker.get_study(tuner.study_name)
         if isinstance(tuner, UpdateTuner):
@@ -422,6 +427,17 @@ def finish_sweep(
         return result_of(tuner)
     finally:
         _close(tuner)
+
+
+def _recorded_config(study: Study, name: str) -> dict[str, Any]:
+    """The config study ``name`` recorded (its first job's), or nothing."""
+    tracker = study.build("tracker")
+    try:
+        return dict(tracker.get_study(name).config)
+    except NotFoundError:
+        return {}
+    finally:
+        tracker.close()
 
 
 def _close(tuner: Tuner) -> None:
