@@ -97,7 +97,6 @@ def update(
     if isinstance(data, Dataset):
         data = build("splitter", **_node(splitter)).split_data(data)
     vcs = vcs or build("vcs", name="store", root=str(home / "models"))
-    tracker = tracker or build("tracker", name="sqlite", path=str(home / "hyperplug.db"))
     updater_component, updater_settings = configure("updater", _node(updater), manager)
     updater_config = to_plain(updater_settings)
     if training_params == DEFAULT_SPACE:
@@ -120,30 +119,33 @@ def update(
         budget, optimizer = optimizer, None  # budget keys for the optimizer the update picks
     elif isinstance(optimizer, Mapping):
         optimizer = build("optimizer", **optimizer)
-    tuner = update_tuner(
-        base=base,
-        updater=updater_config,
-        data=data,
-        model_name=name,
-        trainer_overrides=overrides,
-        training_params=training_params,
-        optimizer=optimizer,
-        budget=budget,
-        study_name=study,
-        metadata_tracker=tracker,
-        metrics_tracker=tracker,
-        resource_version_control=vcs,
-        backend=backend,
-        metrics=metrics,
-        perf_metric=perf_metric,
-        mode=mode,
-        home=home,
-        plugin_manager=manager,
-    )
+    own_tracker = tracker is None  # close only what this call opened
+    tracker = tracker or build("tracker", name="sqlite", path=str(home / "hyperplug.db"))
     try:
+        tuner = update_tuner(
+            base=base,
+            updater=updater_config,
+            data=data,
+            model_name=name,
+            trainer_overrides=overrides,
+            training_params=training_params,
+            optimizer=optimizer,
+            budget=budget,
+            study_name=study,
+            metadata_tracker=tracker,
+            metrics_tracker=tracker,
+            resource_version_control=vcs,
+            backend=backend,
+            metrics=metrics,
+            perf_metric=perf_metric,
+            mode=mode,
+            home=home,
+            plugin_manager=manager,
+        )
         model_object = tuner.run_experiment(data)
     finally:
-        tracker.close()
+        if own_tracker:
+            tracker.close()
     return result_of(tuner, model_object)
 
 

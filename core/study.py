@@ -259,28 +259,33 @@ class Study:
                 keys = (*BUDGET_KEYS, "seed", "max_epochs")
                 budget = {key: configured.get(key) for key in keys}
         backend = self.build("backend") if "backend" in self.configured else None
-        return update_tuner(
-            base=base,
-            updater=updater_cfg,
-            data=data,
-            model_name=model_name,
-            trainer_overrides=overrides,
-            training_params=grid,
-            optimizer=optimizer,
-            budget=budget,
-            study_name=study_name or self.settings.study,
-            study_config=self.cfg,
-            metadata_tracker=(tracker := self.build("tracker")),
-            metrics_tracker=tracker,
-            resource_version_control=vcs,
-            backend=backend,
-            metrics=self.settings.metrics,
-            perf_metric=self.settings.perf_metric,
-            mode=self.settings.mode,
-            plugin_manager=self.manager,
-            home=self.settings.home,
-            view=view,
-        )
+        tracker = self.build("tracker")
+        try:
+            return update_tuner(
+                base=base,
+                updater=updater_cfg,
+                data=data,
+                model_name=model_name,
+                trainer_overrides=overrides,
+                training_params=grid,
+                optimizer=optimizer,
+                budget=budget,
+                study_name=study_name or self.settings.study,
+                study_config=self.cfg,
+                metadata_tracker=tracker,
+                metrics_tracker=tracker,
+                resource_version_control=vcs,
+                backend=backend,
+                metrics=self.settings.metrics,
+                perf_metric=self.settings.perf_metric,
+                mode=self.settings.mode,
+                plugin_manager=self.manager,
+                home=self.settings.home,
+                view=view,
+            )
+        except Exception:
+            tracker.close()
+            raise
 
 
 def result_of(tuner: Tuner, model: Any = None, plots: list[Path] | None = None) -> StudyResult:

@@ -394,9 +394,5 @@ def update_tuner(
         study_config={**config, **dict(study_config or {})},
         **tuner,
     )
-    try:
-        result.validate()
-    except Exception:
-        result.metadata_tracker.close()
-        raise
+    result.validate()
     return result
