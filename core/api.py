@@ -40,8 +40,7 @@ def load_model(
     """
     if vcs is None:
         vcs = build("vcs", **{"name": "store", **vcs_config})
-    arrays, version = vcs.load(ref)
-    weights = split_arrays(arrays)[0]  # an updated version also keeps its update state
+    weights, version = vcs.load(ref)
     component, config = configure(
         "trainer",
         {**version.meta.trainer_config, "name": version.meta.trainer},
@@ -49,7 +48,8 @@ def load_model(
     )
     # factories may be lazy functions: the built trainer's class knows how to restore
     trainer_class = type(component.build(config))
-    return trainer_class.restore(config, weights, version.meta.info)
+    # a version's arrays also hold what it keeps for its next update: not weights
+    return trainer_class.restore(config, split_arrays(weights)[0], version.meta.info)
 
 
 def update(
