@@ -639,7 +639,15 @@ def avalanche(chunks: list[DataSplits], args: argparse.Namespace) -> None:
             for updater in updaters:
                 describe(updater, "hyperplug", runs[updater], samples, args.repeats)
                 ratio = ratio_line("samples/s", rates(runs[updater], samples), theirs)
-                print(f"  {updater:<11} ratio hyperplug/avalanche {ratio}")
+                difference, same = within_noise(
+                    [r.average_accuracy for r in runs[updater][:: args.repeats]],
+                    [r.average_accuracy for r in runs[strategy][:: args.repeats]],
+                )
+                noise = "within" if same else "beyond"
+                print(
+                    f"  {updater:<11} hyperplug/avalanche: {ratio}; accuracy {difference:+.3f} "
+                    f"({noise} two standard errors)"
+                )
 
 
 def main() -> None:
