@@ -586,11 +586,10 @@ def chain(chunks: list[DataSplits], args: argparse.Namespace) -> None:
         "2. the chain: hyperplug.update per chunk (SQLite tracker, local model store); "
         "training = the epoch loop with its validation, less its reports to the tracker"
     )
-    profile = cProfile.Profile() if args.profile else None
     with tempfile.TemporaryDirectory() as directory:
         chain_run("er", settings, chunks[:2], Path(directory) / "warm-up")
         for updater in UPDATERS:
-            updates = chain_run(updater, settings, chunks, Path(directory) / updater, profile)
+            updates = chain_run(updater, settings, chunks, Path(directory) / updater)
             for label, values in (
                 ("wall", [u.total[0] for u in updates]),
                 ("training", [u.training[0] for u in updates]),
@@ -604,9 +603,14 @@ def chain(chunks: list[DataSplits], args: argparse.Namespace) -> None:
                 f"  {updater:<11} overhead of an update from version N (updates 2-5): median "
                 f"{wall:.3f} s, CPU time {cpu:.3f} s (goal < {GOAL_OVERHEAD_S} s: {verdict})"
             )
-    if profile is not None:
-        print("  profile of the updates from version N (both updaters), by cumulative time:")
-        pstats.Stats(profile).sort_stats("cumulative").print_stats(args.profile)
+        if args.profile:  # once more, under the profiler (which slows it down)
+            profile = cProfile.Profile()
+            for updater in UPDATERS:
+                chain_run(
+                    updater, settings, chunks, Path(directory) / f"profiled-{updater}", profile
+                )
+            print("  profile of the updates from version N (both updaters), by cumulative time:")
+            pstats.Stats(profile).sort_stats("cumulative").print_stats(args.profile)
 
 
 def avalanche(chunks: list[DataSplits], args: argparse.Namespace) -> None:
@@ -614,11 +618,10 @@ def avalanche(chunks: list[DataSplits], args: argparse.Namespace) -> None:
         import avalanche as avalanche_lib
     except ImportError:
         print(
-            "3. Avalanche: not installed; it is no dependency of hyperplug. To compare, "
-            "install it in a venv of its own and run this script with that venv's python: "
-            "cp -al .venv .venv-avalanche (then point .venv-avalanche/bin/* at it, as "
-            "bench/README.md shows) and .venv-avalanche/bin/python -m pip install "
-            "-c constraints.txt avalanche-lib==0.6.0"
+            "3. Avalanche: not installed (it is no dependency of hyperplug). To compare, give "
+            "it a venv of its own (bench/README.md): cp -al .venv .venv-avalanche; "
+            ".venv-avalanche/bin/python -m pip install -c constraints.txt avalanche-lib==0.6.0; "
+            "then run this script with .venv-avalanche/bin/python"
         )
         return
     samples = training_samples(chunks, args.epochs)
