@@ -154,12 +154,33 @@ def training_samples(chunks: Sequence[DataSplits], epochs: int) -> int:
     return sum(len(chunk.train) for chunk in chunks) * epochs
 
 
-def test_accuracies(predict: Callable[[np.ndarray], np.ndarray], chunks: Sequence[DataSplits]):
+def chunk_accuracies(predict: Callable[[np.ndarray], np.ndarray], chunks: Sequence[DataSplits]):
     """Accuracy on each chunk's test rows; ``predict`` answers digit labels."""
     return [float(np.mean(predict(c.test.x) == c.test.y)) for c in chunks]
 
 
 # --------------------------------------------------------------------------- hyperplug
+
+
+@contextlib.contextmanager
+def training_seconds() -> Iterator[list[float]]:
+    """Seconds spent inside the torch updaters' ``update`` (restored model in, trained
+    model and next state out), one entry per call, while the block runs."""
+    original = torch_updaters.TorchUpdater.update
+    spent: list[float] = []
+
+    def timed(self: Any, *args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            spent.append(time.perf_counter() - start)
+
+    torch_updaters.TorchUpdater.update = timed  # type: ignore[method-assign]
+    try:
+        yield spent
+    finally:
+        torch_updaters.TorchUpdater.update = original  # type: ignore[method-assign]
 
 
 def hyperplug_run(updater: str, settings: Settings, chunks: Sequence[DataSplits]) -> Run:
@@ -180,7 +201,7 @@ def hyperplug_run(updater: str, settings: Settings, chunks: Sequence[DataSplits]
     assert step is not None
     model = step.trainer
     digits = np.array([int(c) for c in model.classes])
-    accuracies = test_accuracies(lambda x: digits[model.predict(x)], chunks)
+    accuracies = chunk_accuracies(lambda x: digits[model.predict(x)], chunks)
     return Run(seconds, cpu, accuracies, training)
 
 
@@ -266,7 +287,7 @@ def raw_run(updater: str, settings: Settings, chunks: Sequence[DataSplits]) -> R
                 optimizer.step()
                 total += loss.detach() * n_new
                 if replay and epoch == 0:
-                    memory.add(x[index], y[index])
+                    memory.add(xb[:n_new], yb[:n_new])
             model.eval()
             with torch.inference_mode():
                 logits = torch.cat(
@@ -293,31 +314,10 @@ def raw_run(updater: str, settings: Settings, chunks: Sequence[DataSplits]) -> R
         with torch.inference_mode():
             return final(torch.from_numpy(inputs.astype(np.float32))).argmax(1).numpy()
 
-    return Run(seconds, cpu, test_accuracies(predict, chunks), seconds)
+    return Run(seconds, cpu, chunk_accuracies(predict, chunks), seconds)
 
 
 # --------------------------------------------------------------------------- the chain
-
-
-@contextlib.contextmanager
-def training_seconds() -> Iterator[list[float]]:
-    """Seconds spent inside the torch updaters' ``update`` (restored model in, trained
-    model and next state out), one entry per call, while the block runs."""
-    original = torch_updaters.TorchUpdater.update
-    spent: list[float] = []
-
-    def timed(self: Any, *args: Any, **kwargs: Any) -> Any:
-        start = time.perf_counter()
-        try:
-            return original(self, *args, **kwargs)
-        finally:
-            spent.append(time.perf_counter() - start)
-
-    torch_updaters.TorchUpdater.update = timed  # type: ignore[method-assign]
-    try:
-        yield spent
-    finally:
-        torch_updaters.TorchUpdater.update = original  # type: ignore[method-assign]
 
 
 def clocks() -> np.ndarray:
@@ -473,7 +473,7 @@ def avalanche_run(strategy: str, settings: Settings, chunks: Sequence[DataSplits
         with torch.inference_mode():
             return model(torch.from_numpy(inputs.astype(np.float32))).argmax(1).numpy()
 
-    return Run(seconds, cpu, test_accuracies(predict, chunks), seconds)
+    return Run(seconds, cpu, chunk_accuracies(predict, chunks), seconds)
 
 
 # --------------------------------------------------------------------------- report
@@ -507,11 +507,15 @@ def describe(label: str, side: str, runs: Sequence[Run], samples: int, repeats: 
     )
 
 
-def within_noise(a: Sequence[float], b: Sequence[float]) -> tuple[float, bool]:
-    """The difference of the means, and whether it is within two standard errors."""
+def accuracy_difference(a: Sequence[float], b: Sequence[float]) -> str:
+    """The difference of the mean accuracies, and whether it is within two standard
+    errors of the seeds (the noise)."""
     difference = float(np.mean(a) - np.mean(b))
+    if min(len(a), len(b)) < 2:
+        return f"{difference:+.3f} (one seed: no noise estimate)"
     error = np.sqrt(deviation(a) ** 2 / len(a) + deviation(b) ** 2 / len(b))
-    return difference, abs(difference) <= 2 * error + 1e-9
+    within = abs(difference) <= 2 * error + 1e-9
+    return f"{difference:+.3f} ({'within' if within else 'BEYOND'} two standard errors)"
 
 
 def ratio_line(label: str, ours: Sequence[float], theirs: Sequence[float]) -> str:
@@ -570,14 +574,11 @@ def in_memory(chunks: list[DataSplits], args: argparse.Namespace) -> None:
             f"  {updater:<11} ratio hyperplug/raw samples/s, medians (goal >= {GOAL_RATIO}): "
             + ", ".join(parts)
         )
-        difference, same = within_noise(
+        difference = accuracy_difference(
             [r.average_accuracy for r in ours[:: args.repeats]],
             [r.average_accuracy for r in raw[:: args.repeats]],
         )
-        print(
-            f"  {updater:<11} accuracy hyperplug - raw: {difference:+.3f} "
-            f"({'within' if same else 'BEYOND'} two standard errors of the seeds)"
-        )
+        print(f"  {updater:<11} accuracy hyperplug - raw: {difference}")
 
 
 def chain(chunks: list[DataSplits], args: argparse.Namespace) -> None:
@@ -642,15 +643,11 @@ def avalanche(chunks: list[DataSplits], args: argparse.Namespace) -> None:
             for updater in updaters:
                 describe(updater, "hyperplug", runs[updater], samples, args.repeats)
                 ratio = ratio_line("samples/s", rates(runs[updater], samples), theirs)
-                difference, same = within_noise(
+                difference = accuracy_difference(
                     [r.average_accuracy for r in runs[updater][:: args.repeats]],
                     [r.average_accuracy for r in runs[strategy][:: args.repeats]],
                 )
-                noise = "within" if same else "beyond"
-                print(
-                    f"  {updater:<11} hyperplug/avalanche: {ratio}; accuracy {difference:+.3f} "
-                    f"({noise} two standard errors)"
-                )
+                print(f"  {updater:<11} hyperplug/avalanche: {ratio}; accuracy {difference}")
 
 
 def main() -> None:
