@@ -7,6 +7,7 @@ from typing import Any
 from hyperplug.config import configure
 from hyperplug.interfaces import ModelTrainer, ResourceVersionControl
 from hyperplug.plugin_manager import get_plugin_manager
+from hyperplug.trainers import restore_config, restore_model, trainer_spec
 
 
 def build(kind: str, **config: Any) -> Any:
@@ -17,20 +18,22 @@ def build(kind: str, **config: Any) -> Any:
 
 
 def load_model(
-    ref: str, vcs: ResourceVersionControl | None = None, **vcs_config: Any
+    ref: str,
+    vcs: ResourceVersionControl | None = None,
+    device: str | None = None,
+    **vcs_config: Any,
 ) -> ModelTrainer:
     """A working trained model from a version ref (``name``, ``name:v3``, ``name:best``).
 
     ``vcs`` defaults to the local store, configured by ``vcs_config`` (e.g. ``root=...``).
+    Only the version itself is needed: what the training machine had (a pretrained weight
+    file, a GPU) is not looked for. The model goes on ``device`` (``cpu``, ``cuda``, ...)
+    when given, else on the device it trained on if this machine has it, else on the
+    best one here.
     """
     if vcs is None:
         vcs = build("vcs", **{"name": "store", **vcs_config})
     weights, version = vcs.load(ref)
-    component, config = configure(
-        "trainer",
-        {**version.meta.trainer_config, "name": version.meta.trainer},
-        get_plugin_manager(),
-    )
-    # factories may be lazy functions: the built trainer's class knows how to restore
-    trainer_class = type(component.build(config))
-    return trainer_class.restore(config, weights, version.meta.info)
+    spec = trainer_spec(get_plugin_manager(), version.meta.trainer)
+    config = restore_config(spec, version.meta.trainer_config, device)
+    return restore_model(spec, config, weights, version.meta.info)

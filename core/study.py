@@ -120,9 +120,14 @@ class Study:
         return f"{self.settings.model_name}-{digest.hexdigest()[:8]}"
 
     def tuner(
-        self, study_name: str | None = None, swept: list[str] | None = None, view: Any = None
+        self,
+        study_name: str | None = None,
+        swept: list[str] | None = None,
+        view: Any = None,
+        data: DataSplits | None = None,
     ) -> Tuner:
-        """A tuner over ``training_params`` (or the one configured trainer), validated."""
+        """A tuner over ``training_params`` (or the one configured trainer), validated
+        (against ``data`` too, when given)."""
         trainer_cfg = to_plain(self.configured["trainer"][1])
         optimizer = self.build("optimizer") if "optimizer" in self.configured else None
         grid = self.grid(swept)
@@ -151,7 +156,7 @@ class Study:
             view=view,
         )
         try:
-            tuner.validate()
+            tuner.validate(data)
         except Exception:
             _close(tuner)
             raise
@@ -216,7 +221,7 @@ def run_sweep_job(
     read."""
     study = Study.from_config(cfg, manager)
     data = study.load_data()
-    tuner = study.tuner(sweep_study_name(study.settings, sweep_dir), swept)
+    tuner = study.tuner(sweep_study_name(study.settings, sweep_dir), swept, data=data)
     try:
         tuner.data_recipe = study.recipe(data)
         tuner.start_study()

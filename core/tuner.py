@@ -27,7 +27,6 @@ from hyperplug.config import (
     DEFAULT_METRICS,
     configure,
     improves,
-    make_config,
     resolve_mode,
     to_plain,
 )
@@ -52,7 +51,15 @@ from hyperplug.plugin_manager import PluginManager, get_plugin_manager
 from hyperplug.search_space import Choice, Dimension, Fixed, SearchSpace
 from hyperplug.secrets import redact
 from hyperplug.staging import is_staged, load_staged, remove_staged, study_dir, trial_dir
-from hyperplug.trainers import Algo, TrainerSpec, restore_model, trainer_spec, trial_config
+from hyperplug.trainers import (
+    Algo,
+    TrainerSpec,
+    check_data,
+    restore_config,
+    restore_model,
+    trainer_spec,
+    trial_config,
+)
 from hyperplug.trial_runner import execute_trial
 
 
@@ -243,17 +250,23 @@ class BaseHyperparameterTuner(abc.ABC):
         """(algo, full trainer config) of one trial: the trainer's defaults, its
         ``trainer_configs`` entry, the optimizer's epoch budget (when the trainer has an
         ``epochs`` field and the params do not set it), then the params."""
+        algo, config = self._trial_config(trainer, params)
+        return algo, to_plain(config)
+
+    def _trial_config(self, trainer: str, params: Mapping[str, Any]) -> tuple[Algo, Any]:
         algo = self.algos[trainer]
         spec = self.trainer_spec(algo)
         base = dict(self.trainer_configs.get(spec.name, {}))
         max_epochs = self.optimizer.budget().max_epochs
         if max_epochs is not None and "epochs" in attrs.fields_dict(spec.config_class):
             base["epochs"] = max_epochs
-        return algo, to_plain(trial_config(spec, params, base))
+        return algo, trial_config(spec, params, base)
 
-    def validate(self) -> SearchSpace:
+    def validate(self, data: DataSplits | None = None) -> SearchSpace:
         """Check the search space and every trial config that can be known up front
-        (every grid point; each trainer's first values otherwise), before any write."""
+        (every grid point; each trainer's first values otherwise), before any write;
+        given the ``data``, also that each of those configs can train on it (once here,
+        instead of every trial failing the same way)."""
         space = self.search_space()
         self.resource_version_control.check_writable()
         self.optimizer.check(
@@ -268,8 +281,7 @@ class BaseHyperparameterTuner(abc.ABC):
         )
         if self.optimizer.needs_finite_space():
             space.check_finite(getattr(getattr(self.optimizer, "config", None), "name", "grid"))
-            for trainer, params in space.grid():
-                self.configure_trial(trainer, params)
+            self._check_points(space.grid(), data)
             return space
         if space.finite and len(space.grid()) == 1:
             name = getattr(getattr(self.optimizer, "config", None), "name", "this optimizer")
@@ -278,9 +290,22 @@ class BaseHyperparameterTuner(abc.ABC):
                 "ranges or lists in training_params (e.g. "
                 "+training_params.mlp.lr='\"loguniform(1e-4,1e-1)\"') or use optimizer=grid"
             )
-        for trainer, dims in space.trainers.items():
-            self.configure_trial(trainer, {key: _first(dim) for key, dim in dims.items()})
+        firsts = [
+            (t, {key: _first(dim) for key, dim in dims.items()})
+            for t, dims in space.trainers.items()
+        ]
+        self._check_points(firsts, data)
         return space
+
+    def _check_points(
+        self, points: Sequence[tuple[str, Mapping[str, Any]]], data: DataSplits | None
+    ) -> None:
+        configs = {}
+        for trainer, params in points:
+            _, config = self._trial_config(trainer, params)
+            configs[repr(config)] = config
+        for config in configs.values() if data is not None else ():
+            check_data(config, data)
 
     def start_study(self) -> StudyRecord:
         config = redact(self.study_config)  # what trackers and observers may write down
@@ -350,7 +375,7 @@ class Tuner(BaseHyperparameterTuner):
     """
 
     def run_experiment(self, data: DataSplits, *args: Any, **kwargs: Any) -> ModelTrainer:
-        space = self.validate()
+        space = self.validate(data)
         self.data = data
         study = self.start_study()
         if study.status == "completed" and study.winner_version:
@@ -409,8 +434,10 @@ class Tuner(BaseHyperparameterTuner):
         weights, record = load_staged(staged[winner_id])
         algo = self.algos.get(experiment.trainer, experiment.trainer)
         spec = self.trainer_spec(algo)
-        config = make_config(spec.config_class, experiment.trainer_config, f"trainer {spec.name}")
-        model = restore_model(spec, config, weights, record["info"])
+        # restored where the study runs, which need not be where the trial trained
+        model = restore_model(
+            spec, restore_config(spec, experiment.trainer_config), weights, record["info"]
+        )
         if self.data is not None:
             self.winner = self.save_model(model, experiment, record["params"], algo)
         else:
@@ -438,7 +465,7 @@ class Tuner(BaseHyperparameterTuner):
         weights, version = self.resource_version_control.load(self.study.winner_version)
         self.winner = version
         spec = self.trainer_spec(self.algos.get(version.meta.trainer, version.meta.trainer))
-        config = make_config(spec.config_class, version.meta.trainer_config, "trainer")
+        config = restore_config(spec, version.meta.trainer_config)
         return restore_model(spec, config, weights, version.meta.info)
 
 
