@@ -30,6 +30,7 @@ from hyperplug.plots import write_plots
 from hyperplug.plugin_manager import PluginManager, get_plugin_manager
 from hyperplug.reporting import ReportSink, TrialStopped
 from hyperplug.search_space import SearchSpace
+from hyperplug.trainers import trainer_spec, trial_config
 from hyperplug.trial_runner import fit_trainer
 from hyperplug.tuner import Tuner
 
@@ -109,6 +110,18 @@ class Study:
         if self.settings.training_params:
             return self.settings.training_params
         return {trainer_cfg["name"]: {key: [trainer_cfg[key]] for key in swept or []}}
+
+    def check(self, swept: list[str] | None = None) -> None:
+        """What can be checked without writing or loading anything, beyond the study keys
+        and component configs ``from_config`` checked: the search space, and the trial
+        config of every point of a finite one."""
+        space = SearchSpace.parse(self.grid(swept))
+        if not space.finite:
+            return
+        trainer_cfg = to_plain(self.configured["trainer"][1])
+        for trainer, params in space.grid():
+            base = trainer_cfg if trainer == trainer_cfg["name"] else {}
+            trial_config(trainer_spec(self.manager, trainer), params, base)
 
     def default_name(self) -> str:
         """``<model_name>-<8 hex>``: a hash of the composed config without the keys that
@@ -194,9 +207,7 @@ def run_study(
     try:
         tuner.data_recipe = study.recipe(data)
         model = tuner.run_experiment(data)
-        assert tuner.study is not None
-        trials = tuner.metadata_tracker.list_trials(tuner.study.id)
-        plots = write_plots(tuner.study_dir, tuner.study, trials, tuner.metrics_tracker)
+        plots = _plots(tuner)
     finally:
         _close(tuner)
     return result_of(tuner, model, plots)
@@ -291,9 +302,16 @@ def finish_sweep(
     try:
         tuner.study = tuner.metadata_tracker.get_study(tuner.study_name)
         tuner.finish()
-        return result_of(tuner)
+        return result_of(tuner, plots=_plots(tuner))
     finally:
         _close(tuner)
+
+
+def _plots(tuner: Tuner) -> list[Path]:
+    """Write the study's PNG plots to its directory."""
+    assert tuner.study is not None
+    trials = tuner.metadata_tracker.list_trials(tuner.study.id)
+    return write_plots(tuner.study_dir, tuner.study, trials, tuner.metrics_tracker)
 
 
 def _close(tuner: Tuner) -> None:

@@ -47,6 +47,7 @@ from hyperplug.interfaces import (
     TrialRecord,
     VersionMeta,
 )
+from hyperplug.paths import check_directory
 from hyperplug.plugin_manager import PluginManager, get_plugin_manager
 from hyperplug.search_space import Choice, Dimension, Fixed, SearchSpace
 from hyperplug.secrets import redact
@@ -268,6 +269,7 @@ class BaseHyperparameterTuner(abc.ABC):
         given the ``data``, also that each of those configs can train on it (once here,
         instead of every trial failing the same way)."""
         space = self.search_space()
+        check_directory("home", self.home)
         self.resource_version_control.check_writable()
         self.optimizer.check(
             SearchContext(
