@@ -96,12 +96,12 @@ def protect_run_files(hydra_cfg: Any) -> None:
 
     Hydra saves the composed config, the overrides and its own config (``.hydra/*.yaml``,
     a sweep's ``multirun.yaml``) before calling the task; they are rewritten redacted here.
-    The job's log handlers get a filter that masks secrets in every line."""
+    Every log line of the process is masked from now on (``redact_log_records``)."""
     from hydra.types import RunMode
 
-    from hyperplug.secrets import redact_log_handlers
+    from hyperplug.secrets import redact_log_records
 
-    redact_log_handlers()
+    redact_log_records()
     paths: list[Path] = []
     if hydra_cfg.output_subdir is not None:
         paths.extend(Path(hydra_cfg.runtime.output_dir, hydra_cfg.output_subdir).glob("*.yaml"))
@@ -235,6 +235,9 @@ def run_app(args: list[str]) -> None:
     """Run the Hydra app with ``args`` as its command line."""
     import hydra
 
+    from hyperplug.secrets import redact_log_records
+
+    redact_log_records()  # Hydra's own lines too: a sweep logs each job's overrides
     with one_line_errors():
         with user_errors_exit():
             register_configs()

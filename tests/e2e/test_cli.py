@@ -106,8 +106,13 @@ def test_a_grid_from_training_params_runs_every_point(tmp_path: Path) -> None:
 
 
 def test_multirun_jobs_join_one_study_and_the_winner_is_versioned_once(tmp_path: Path) -> None:
-    result = hyperplug(tmp_path, "--multirun", *FAST, "trainer.lr=0.1,0.01", "model_name=swept")
+    token = "tok_planted_4242"  # Hydra's "Launching jobs" lines list every job's overrides
+    result = hyperplug(
+        tmp_path, "--multirun", *FAST, "trainer.lr=0.1,0.01", "model_name=swept", f"+token={token}"
+    )
     assert result.returncode == 0, result.stderr
+    assert "#1 : trainer.epochs=2" in result.stdout and "+token=***" in result.stdout
+    assert token not in result.stdout + result.stderr
     [(name, status)] = studies(tmp_path)
     assert status == "completed"
     assert "2 trials (2 completed)" in result.stdout
