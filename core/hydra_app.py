@@ -79,12 +79,12 @@ def _run_job(cfg: Any) -> float | None:
 
     hydra_cfg = HydraConfig.get()
     protect_run_files(hydra_cfg)
+    swept = swept_trainer_keys(hydra_cfg.overrides.task)
     if hydra_cfg.mode == RunMode.MULTIRUN:
-        swept = swept_trainer_keys(hydra_cfg.overrides.task)
         return run_sweep_job(cfg, Path(hydra_cfg.sweep.dir), swept)
     view = LiveView(str(cfg.perf_metric))
     try:
-        result = run_study(cfg, view=view)
+        result = run_study(cfg, view=view, swept=swept)
     finally:
         view.close()
     show_result(result, Path(hydra_cfg.runtime.output_dir))
@@ -130,7 +130,8 @@ def redact_yaml_file(path: Path) -> None:
 
 
 def swept_trainer_keys(task_overrides: Any) -> list[str]:
-    """The ``trainer.*`` keys a sweep job overrides: they are the trial's params."""
+    """The ``trainer.*`` keys a job overrides on the command line: they are the trial's
+    params (in a single run's results table too)."""
     keys = []
     for override in task_overrides:
         key = override.split("=", 1)[0].lstrip("+~")

@@ -198,12 +198,16 @@ def result_of(tuner: Tuner, model: Any = None, plots: list[Path] | None = None) 
 
 
 def run_study(
-    cfg: Mapping[str, Any], manager: PluginManager | None = None, view: Any = None
+    cfg: Mapping[str, Any],
+    manager: PluginManager | None = None,
+    view: Any = None,
+    swept: list[str] | None = None,
 ) -> StudyResult:
-    """Run (or resume) a whole study from a composed config and save its winner."""
+    """Run (or resume) a whole study from a composed config and save its winner;
+    ``swept``: the trainer keys set on the command line, the one trial's params."""
     study = Study.from_config(cfg, manager)
     data = study.load_data()  # a missing or broken dataset fails before anything is written
-    tuner = study.tuner(view=view)
+    tuner = study.tuner(swept=swept, view=view)
     try:
         tuner.data_recipe = study.recipe(data)
         model = tuner.run_experiment(data)

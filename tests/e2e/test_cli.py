@@ -82,6 +82,9 @@ def test_a_single_run_trains_tracks_and_versions_the_model(tmp_path: Path) -> No
     [summary] = (tmp_path / ".hyperplug" / "runs").glob("*/summary.json")
     data = json.loads(summary.read_text())
     assert data["trials"][0]["trainer_config"]["activation"] == "gelu"
+    # the trainer keys set on the command line are the trial's params in the table
+    assert data["trials"][0]["params"] == {"epochs": 2, "hidden_layers": [16], "activation": "gelu"}
+    assert "epochs=2 hidden_layers=[16] activation=gelu" in result.stdout
     assert data["winner"]["version"] == 1
 
     shown = hyperplug(tmp_path, "study", name)
