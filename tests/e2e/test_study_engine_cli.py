@@ -64,7 +64,9 @@ def test_a_killed_study_resumes_where_it_stopped(tmp_path: Path) -> None:
     # 6 grid points of ~0.3 s each: slow enough to kill the process mid-study
     args = slow_grid(25, "0.1,0.05,0.02,0.01,0.005,0.002")
     db = tmp_path / ".hyperplug" / "hyperplug.db"
-    process = start(tmp_path, args, stderr=subprocess.DEVNULL)
+    stderr = tmp_path / "killed.stderr"  # the study process's and its workers'
+    with stderr.open("w") as handle:
+        process = start(tmp_path, args, stderr=handle)
     deadline = time.time() + 120
     while time.time() < deadline:
         done = [t for t in trials(db) if t[2] == "completed"]
@@ -99,6 +101,8 @@ def test_a_killed_study_resumes_where_it_stopped(tmp_path: Path) -> None:
     assert again.returncode == 0
     assert f"study {study.name} is complete; nothing to run" in again.stdout
     assert len(trials(db)) == len(after)
+    # the killed study's worker, orphaned, ended quietly when it next reported
+    assert "Error" not in stderr.read_text() and "Traceback" not in stderr.read_text()
 
 
 def test_ctrl_c_records_running_trials_as_interrupted_and_says_how_to_resume(
