@@ -351,6 +351,15 @@ def _first(dim: Dimension) -> Any:
     return int(dim.low) if dim.integer else dim.low
 
 
+def planned_trials(space: SearchSpace, optimizer: Optimizer, max_trials: int | None) -> int | None:
+    """How many trials a study will have: its grid's size, capped by ``max_trials``
+    (None when neither says)."""
+    grid = len(space.grid()) if optimizer.needs_finite_space() else None
+    if max_trials is None or grid is None:
+        return grid if max_trials is None else max_trials
+    return min(grid, max_trials)
+
+
 def build_training_grid(params: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     """The cartesian product of ``params``' value lists, in key order."""
     keys = list(params)
@@ -406,6 +415,7 @@ class Tuner(BaseHyperparameterTuner):
             space, self.perf_metric, self.mode, budget, tuple(past), self.metadata_tracker
         )
         search = self.optimizer.search(context)
+        engine.tally.total = planned_trials(space, self.optimizer, budget.max_trials)
         recipe = self.data_recipe or DataRecipe(data.fingerprint)
         recipe = attrs.evolve(recipe, data=data)
         engine.run(search, self.backend, recipe, budget, self.configure_trial)
