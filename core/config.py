@@ -26,7 +26,16 @@ MODES = ("max", "min")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 DEFAULT_METRICS = ("train_loss", "val_loss", "val_accuracy")
 #: the top-level keys of the composed config besides the component groups (``KINDS``)
-STUDY_KEYS = ("study", "model_name", "perf_metric", "mode", "metrics", "training_params", "home")
+STUDY_KEYS = (
+    "study",
+    "model_name",
+    "model",
+    "perf_metric",
+    "mode",
+    "metrics",
+    "training_params",
+    "home",
+)
 #: words in a metric's name that mean lower is better (when ``mode`` is not given)
 _LOWER_IS_BETTER = re.compile(r"loss|error|mse|mae|rmse|perplexity|nll", re.IGNORECASE)
 

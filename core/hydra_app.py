@@ -79,12 +79,12 @@ def _run_job(cfg: Any) -> float | None:
 
     hydra_cfg = HydraConfig.get()
     protect_run_files(hydra_cfg)
-    swept = swept_trainer_keys(hydra_cfg.overrides.task)
+    swept = swept_keys(hydra_cfg.overrides.task)
     if hydra_cfg.mode == RunMode.MULTIRUN:
         return run_sweep_job(cfg, Path(hydra_cfg.sweep.dir), swept)
     view = LiveView(str(cfg.perf_metric))
     try:
-        result = run_study(cfg, view=view, swept=swept)
+        result = run_study(cfg, view=view, overrides=list(hydra_cfg.overrides.task), swept=swept)
     finally:
         view.close()
     show_result(result, Path(hydra_cfg.runtime.output_dir))
@@ -129,14 +129,14 @@ def redact_yaml_file(path: Path) -> None:
         os.replace(tmp, path)
 
 
-def swept_trainer_keys(task_overrides: Any) -> list[str]:
-    """The ``trainer.*`` keys a job overrides on the command line: they are the trial's
-    params (in a single run's results table too)."""
+def swept_keys(task_overrides: Any) -> list[str]:
+    """The ``trainer.*`` (and an update's ``updater.*``) keys a job overrides on the
+    command line: they are the trial's params (in a single run's results table too)."""
     keys = []
     for override in task_overrides:
         key = override.split("=", 1)[0].lstrip("+~")
-        if key.startswith("trainer.") and key.count(".") == 1:
-            keys.append(key.split(".", 1)[1])
+        if key.startswith(("trainer.", "updater.")) and key.count(".") == 1:
+            keys.append(key)
     return keys
 
 

@@ -67,7 +67,7 @@ def check_sweep_jobs(config: DictConfig, config_name: str | None) -> None:
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from hyperplug.hydra_app import swept_trainer_keys
+    from hyperplug.hydra_app import swept_keys
     from hyperplug.study import Study
 
     overrides = OverridesParser.create().parse_overrides(list(config.hydra.overrides.task))
@@ -75,4 +75,4 @@ def check_sweep_jobs(config: DictConfig, config_name: str | None) -> None:
     if len(jobs) < 2:
         return  # the one job checks itself before it trains
     for job in jobs:
-        Study.from_config(compose(config_name, job)).check(swept_trainer_keys(job))
+        Study.from_config(compose(config_name, job)).check(swept_keys(job))

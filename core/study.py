@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from hyperplug.search_space import SearchSpace
 from hyperplug.trainers import trainer_spec, trial_config
 from hyperplug.trial_runner import fit_trainer
 from hyperplug.tuner import Tuner
+from hyperplug.update_chain import UpdateTuner
 
 #: keys that do not change what a study searches: left out of its default name's hash
 RUNTIME_KEYS = ("hydra", "study", "backend")
@@ -54,6 +55,8 @@ class StudyResult:
     study_dir: Path | None = None
     #: PNG plots written to the study directory
     plots: list[Path] = attrs.Factory(list)
+    #: why nothing ran, when ``already_complete`` (None: the study was complete)
+    notice: str | None = None
 
     @property
     def best_value(self) -> float | None:
@@ -72,18 +75,45 @@ class Study:
     settings: StudySettings
     manager: PluginManager
     configured: dict[str, tuple[Component, Any]]
+    #: the command line's overrides (``trainer.lr=0.1``): what the user set explicitly
+    overrides: tuple[str, ...] = ()
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], manager: PluginManager | None = None) -> Study:
+    def from_config(
+        cls,
+        cfg: Mapping[str, Any],
+        manager: PluginManager | None = None,
+        overrides: Sequence[str] = (),
+    ) -> Study:
         manager = manager or get_plugin_manager()
         cfg = to_plain(cfg)
         settings = study_settings(cfg)
-        kinds = ("trainer", "dataset", "splitter", "tracker", "vcs", "backend", "optimizer")
-        configured = {kind: configure(kind, cfg[kind], manager) for kind in kinds if kind in cfg}
+        kinds = (
+            "trainer",
+            "dataset",
+            "splitter",
+            "tracker",
+            "vcs",
+            "backend",
+            "optimizer",
+            "updater",
+        )
+        configured = {
+            kind: configure(kind, cfg[kind], manager) for kind in kinds if cfg.get(kind) is not None
+        }
         for kind in ("trainer", "dataset", "tracker", "vcs"):
             if kind not in configured:
                 raise ConfigError(f"the config has no '{kind}' group: add e.g. {kind}=<name>")
-        return cls(cfg, settings, manager, configured)
+        return cls(cfg, settings, manager, configured, tuple(overrides))
+
+    @property
+    def is_update(self) -> bool:
+        """An ``updater`` is chosen: the run updates a model version (or starts a chain)."""
+        return "updater" in self.configured
+
+    def explicit(self, key: str) -> bool:
+        """Whether the command line set ``key`` (``trainer``, ``trainer.lr``)."""
+        return any(o.split("=", 1)[0].lstrip("+~") == key for o in self.overrides)
 
     def build(self, kind: str) -> Any:
         component, config = self.configured[kind]
@@ -104,17 +134,28 @@ class Study:
         )
 
     def grid(self, swept: list[str] | None = None) -> dict[str, dict[str, Any]]:
-        """``training_params``, or the configured trainer alone; ``swept`` trainer keys
-        (a sweep job's overrides) become the trial's params."""
+        """``training_params``, or the configured trainer alone; ``swept`` keys (a sweep
+        job's overrides, ``trainer.lr``) become the trial's params."""
         trainer_cfg = to_plain(self.configured["trainer"][1])
         if self.settings.training_params:
             return self.settings.training_params
-        return {trainer_cfg["name"]: {key: [trainer_cfg[key]] for key in swept or []}}
+        return {trainer_cfg["name"]: self.swept_params(swept)}
+
+    def swept_params(self, swept: list[str] | None) -> dict[str, list[Any]]:
+        """``{key: [value]}`` of the swept ``<group>.<key>`` overrides, from this config."""
+        params = {}
+        for swept_key in swept or []:
+            group, _, key = swept_key.partition(".")
+            params[key] = [to_plain(self.configured[group][1])[key]]
+        return params
 
     def check(self, swept: list[str] | None = None) -> None:
         """What can be checked without writing or loading anything, beyond the study keys
         and component configs ``from_config`` checked: the search space, and the trial
-        config of every point of a finite one."""
+        config of every point of a finite one (an update's search is over its updater,
+        checked when the update starts)."""
+        if self.is_update:
+            return
         space = SearchSpace.parse(self.grid(swept))
         if not space.finite:
             return
@@ -140,7 +181,12 @@ class Study:
         data: DataSplits | None = None,
     ) -> Tuner:
         """A tuner over ``training_params`` (or the one configured trainer), validated
-        (against ``data`` too, when given)."""
+        (against ``data`` too, when given); for an update an ``UpdateTuner`` on ``data``
+        (the chunk)."""
+        if self.is_update:
+            if data is None:
+                data = self.load_data()
+            return self.update_tuner(data, study_name, swept, view)
         trainer_cfg = to_plain(self.configured["trainer"][1])
         optimizer = self.build("optimizer") if "optimizer" in self.configured else None
         grid = self.grid(swept)
@@ -175,6 +221,72 @@ class Study:
             raise
         return tuner
 
+    def update_tuner(
+        self,
+        data: DataSplits,
+        study_name: str | None = None,
+        swept: list[str] | None = None,
+        view: Any = None,
+    ) -> Tuner:
+        """An ``UpdateTuner`` from the config: ``model`` (the version to update; none
+        starts a chain with the configured trainer), ``updater``, and the trainer keys the
+        command line set (they change the parent's training config)."""
+        from hyperplug.update_chain import fresh_base, update_tuner
+        from hyperplug.update_state import check_trainer_matches, load_base
+
+        trainer_cfg = to_plain(self.configured["trainer"][1])
+        updater_cfg = to_plain(self.configured["updater"][1])
+        vcs = self.build("vcs")
+        ref = self.cfg.get("model")
+        if ref:
+            base = load_base(vcs, str(ref))
+            check_trainer_matches(base, trainer_cfg["name"], self.explicit("trainer"))
+            defaults = attrs.asdict(self.configured["trainer"][0].config_class())
+            same = trainer_cfg["name"] == base.trainer
+            overrides = {
+                key: value
+                for key, value in trainer_cfg.items()
+                if key != "name"
+                and (self.explicit(f"trainer.{key}") or (same and value != defaults.get(key)))
+            }
+            named = self.explicit("model_name") or self.settings.study is not None
+            model_name = self.settings.model_name if named else str(base.parent).split(":")[0]
+        else:
+            base, overrides, model_name = fresh_base(trainer_cfg), {}, self.settings.model_name
+        grid = self.settings.training_params or {updater_cfg["name"]: self.swept_params(swept)}
+        optimizer, budget = None, {}
+        if "optimizer" in self.configured:
+            configured = to_plain(self.configured["optimizer"][1])
+            chosen = configured["name"] != "grid" or SearchSpace.parse(grid).finite
+            if chosen:
+                optimizer = self.build("optimizer")
+            else:  # no optimizer chosen: the update picks one, with the budget given
+                keys = (*BUDGET_KEYS, "seed", "max_epochs")
+                budget = {key: configured.get(key) for key in keys}
+        backend = self.build("backend") if "backend" in self.configured else None
+        return update_tuner(
+            base=base,
+            updater=updater_cfg,
+            data=data,
+            model_name=model_name,
+            trainer_overrides=overrides,
+            training_params=grid,
+            optimizer=optimizer,
+            budget=budget,
+            study_name=study_name or self.settings.study,
+            study_config=self.cfg,
+            metadata_tracker=(tracker := self.build("tracker")),
+            metrics_tracker=tracker,
+            resource_version_control=vcs,
+            backend=backend,
+            metrics=self.settings.metrics,
+            perf_metric=self.settings.perf_metric,
+            mode=self.settings.mode,
+            plugin_manager=self.manager,
+            home=self.settings.home,
+            view=view,
+        )
+
 
 def result_of(tuner: Tuner, model: Any = None, plots: list[Path] | None = None) -> StudyResult:
     assert tuner.study is not None
@@ -192,6 +304,7 @@ def result_of(tuner: Tuner, model: Any = None, plots: list[Path] | None = None) 
         winner=tuner.winner,
         model=model,
         already_complete=tuner.already_complete,
+        notice=getattr(tuner, "notice", None),
         study_dir=tuner.study_dir,
         plots=plots or [],
     )
@@ -201,13 +314,17 @@ def run_study(
     cfg: Mapping[str, Any],
     manager: PluginManager | None = None,
     view: Any = None,
+    overrides: Sequence[str] = (),
     swept: list[str] | None = None,
 ) -> StudyResult:
-    """Run (or resume) a whole study from a composed config and save its winner;
-    ``swept``: the trainer keys set on the command line, the one trial's params."""
-    study = Study.from_config(cfg, manager)
+    """Run (or resume) a whole study from a composed config and save its winner (an
+    update when the config chooses an updater). ``overrides``: the command line's;
+    ``swept``: the keys among them that are the one trial's params (``trainer.lr``), as
+    a sweep job's are."""
+    study = Study.from_config(cfg, manager, overrides)
     data = study.load_data()  # a missing or broken dataset fails before anything is written
-    tuner = study.tuner(swept=swept, view=view)
+    # an update takes the trainer keys of the command line as its training config
+    tuner = study.tuner(swept=None if study.is_update else swept, view=view, data=data)
     try:
         tuner.data_recipe = study.recipe(data)
         model = tuner.run_experiment(data)
@@ -302,9 +419,12 @@ def finish_sweep(
 ) -> StudyResult:
     """Pick the sweep's winner among all its jobs' trials and version it once."""
     study = Study.from_config(cfg, manager)
-    tuner = study.tuner(sweep_study_name(study.settings, sweep_dir))
+    data = study.load_data() if study.is_update else None
+    tuner = study.tuner(sweep_study_name(study.settings, sweep_dir), data=data)
     try:
         tuner.study = tuner.metadata_tracker.get_study(tuner.study_name)
+        if isinstance(tuner, UpdateTuner):
+            tuner.data = tuner.prepare(data)  # the winner's version keeps the chunk's memory
         tuner.finish()
         return result_of(tuner, plots=_plots(tuner))
     finally:
