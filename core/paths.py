@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hyperplug.errors import ConfigError
+from hyperplug.errors import StorageError
 
 
 def file_in_the_way(directory: str | Path) -> Path | None:
@@ -18,11 +18,11 @@ def file_in_the_way(directory: str | Path) -> Path | None:
 
 
 def check_directory(key: str, value: str | Path, directory: str | Path | None = None) -> None:
-    """Raise a ``ConfigError`` naming ``key`` when the directory its ``value`` needs (the
+    """Raise a ``StorageError`` naming ``key`` when the directory its ``value`` needs (the
     value itself, or ``directory``: a file's folder) cannot be made because a regular file
     is in the way; ``mkdir`` would only say "Not a directory" or "File exists"."""
     blocker = file_in_the_way(value if directory is None else directory)
     if blocker is None:
         return
     where = "is a file" if blocker == Path(value).expanduser() else f"is under the file '{blocker}'"
-    raise ConfigError(f"{key}: '{value}' {where}, not a directory: point {key} elsewhere")
+    raise StorageError(f"{key}: '{value}' {where}, not a directory: point {key} elsewhere")

@@ -27,6 +27,7 @@ from hyperplug.config import (
     DEFAULT_METRICS,
     configure,
     improves,
+    make_config,
     resolve_mode,
     to_plain,
 )
@@ -263,17 +264,13 @@ class BaseHyperparameterTuner(abc.ABC):
         """(algo, full trainer config) of one trial: the trainer's defaults, its
         ``trainer_configs`` entry, the optimizer's epoch budget (when the trainer has an
         ``epochs`` field and the params do not set it), then the params."""
-        algo, config = self._trial_config(trainer, params)
-        return algo, to_plain(config)
-
-    def _trial_config(self, trainer: str, params: Mapping[str, Any]) -> tuple[Algo, Any]:
         algo = self.algos[trainer]
         spec = self.trainer_spec(algo)
         base = dict(self.trainer_configs.get(spec.name, {}))
         max_epochs = self.optimizer.budget().max_epochs
         if max_epochs is not None and "epochs" in attrs.fields_dict(spec.config_class):
             base["epochs"] = max_epochs
-        return algo, trial_config(spec, params, base)
+        return algo, to_plain(trial_config(spec, params, base))
 
     def validate(self, data: DataSplits | None = None) -> SearchSpace:
         """Check the search space and every trial config that can be known up front
@@ -315,12 +312,15 @@ class BaseHyperparameterTuner(abc.ABC):
     def _check_points(
         self, points: Sequence[tuple[str, Mapping[str, Any]]], data: DataSplits | None
     ) -> None:
-        configs = {}
+        """Configure each point (a bad value is a ``ConfigError`` naming it); given the
+        data, check each distinct trainer config against it once."""
+        configs: dict[str, tuple[str, dict[str, Any]]] = {}
         for trainer, params in points:
-            _, config = self._trial_config(trainer, params)
-            configs[repr(config)] = config
-        for config in configs.values() if data is not None else ():
-            check_data(config, data)
+            _, config = self.configure_trial(trainer, params)
+            configs[repr(sorted(config.items()))] = trainer, config
+        for trainer, config in configs.values() if data is not None else ():
+            spec = self.trainer_spec(self.algos[trainer])
+            check_data(make_config(spec.config_class, config, f"trainer {spec.name}"), data)
 
     def start_study(self) -> StudyRecord:
         config = redact(self.study_config)  # what trackers and observers may write down

@@ -149,8 +149,8 @@ class UpdateTuner(Tuner):
         config = to_plain(trial_config(spec, training, base))
         return UpdatePlan(self.trainer_algo, to_plain(updater_config)), config
 
-    def validate(self) -> SearchSpace:
-        space = super().validate()
+    def validate(self, data: DataSplits | None = None) -> SearchSpace:
+        space = super().validate(data)
         self.check_base()
         return space
 
