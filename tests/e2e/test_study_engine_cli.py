@@ -162,7 +162,7 @@ def test_on_a_terminal_the_live_view_shows_progress_bars_and_time_left(tmp_path:
     # stderr is a pseudo-terminal, as in an interactive shell
     controller, terminal = pty.openpty()
     process = subprocess.Popen(
-        [HYPERPLUG, *slow_grid(8, "0.1,0.05")],
+        [HYPERPLUG, *slow_grid(8, "0.1,0.05"), "backend=inline"],
         cwd=tmp_path,
         env=env(),
         stdout=subprocess.PIPE,
