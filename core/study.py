@@ -22,9 +22,16 @@ from typing import Any
 import attrs
 
 from hyperplug.components import Component
-from hyperplug.config import StudySettings, configure, improves, study_settings, to_plain
+from hyperplug.config import (
+    StudySettings,
+    configure,
+    default_search_space,
+    improves,
+    study_settings,
+    to_plain,
+)
 from hyperplug.data import DataSplits
-from hyperplug.errors import ConfigError, DataError
+from hyperplug.errors import ConfigError, DataError, NotFoundError
 from hyperplug.interfaces import DataRecipe, ModelVersion, StudyRecord, TrialRecord, TrialTask
 from hyperplug.plots import write_plots
 from hyperplug.plugin_manager import PluginManager, get_plugin_manager
@@ -139,6 +146,8 @@ class Study:
         trainer_cfg = to_plain(self.configured["trainer"][1])
         if self.settings.training_params:
             return self.settings.training_params
+        if self.settings.default_space:
+            return {trainer_cfg["name"]: default_search_space(self.configured["trainer"][0])}
         return {trainer_cfg["name"]: self.swept_params(swept)}
 
     def swept_params(self, swept: list[str] | None) -> dict[str, list[Any]]:
@@ -253,7 +262,10 @@ class Study:
             model_name = self.settings.model_name if named else str(base.parent).split(":")[0]
         else:
             base, overrides, model_name = fresh_base(trainer_cfg), {}, self.settings.model_name
-        grid = self.settings.training_params or {updater_cfg["name"]: self.swept_params(swept)}
+        if self.settings.default_space:
+            grid = {updater_cfg["name"]: default_search_space(self.configured["updater"][0])}
+        else:
+            grid = self.settings.training_params or {updater_cfg["name"]: self.swept_params(swept)}
         optimizer, budget = None, {}
         if "optimizer" in self.configured:
             configured = to_plain(self.configured["optimizer"][1])
@@ -264,28 +276,33 @@ class Study:
                 keys = (*BUDGET_KEYS, "seed", "max_epochs")
                 budget = {key: configured.get(key) for key in keys}
         backend = self.build("backend") if "backend" in self.configured else None
-        return update_tuner(
-            base=base,
-            updater=updater_cfg,
-            data=data,
-            model_name=model_name,
-            trainer_overrides=overrides,
-            training_params=grid,
-            optimizer=optimizer,
-            budget=budget,
-            study_name=study_name or self.settings.study,
-            study_config=self.cfg,
-            metadata_tracker=(tracker := self.build("tracker")),
-            metrics_tracker=tracker,
-            resource_version_control=vcs,
-            backend=backend,
-            metrics=self.settings.metrics,
-            perf_metric=self.settings.perf_metric,
-            mode=self.settings.mode,
-            plugin_manager=self.manager,
-            home=self.settings.home,
-            view=view,
-        )
+        tracker = self.build("tracker")
+        try:
+            return update_tuner(
+                base=base,
+                updater=updater_cfg,
+                data=data,
+                model_name=model_name,
+                trainer_overrides=overrides,
+                training_params=grid,
+                optimizer=optimizer,
+                budget=budget,
+                study_name=study_name or self.settings.study,
+                study_config=self.cfg,
+                metadata_tracker=tracker,
+                metrics_tracker=tracker,
+                resource_version_control=vcs,
+                backend=backend,
+                metrics=self.settings.metrics,
+                perf_metric=self.settings.perf_metric,
+                mode=self.settings.mode,
+                plugin_manager=self.manager,
+                home=self.settings.home,
+                view=view,
+            )
+        except Exception:
+            tracker.close()
+            raise
 
 
 def result_of(tuner: Tuner, model: Any = None, plots: list[Path] | None = None) -> StudyResult:
@@ -419,8 +436,13 @@ def finish_sweep(
 ) -> StudyResult:
     """Pick the sweep's winner among all its jobs' trials and version it once."""
     study = Study.from_config(cfg, manager)
+    name = sweep_study_name(study.settings, sweep_dir)
+    if not study.is_update:  # a sweep over updater=...: the sweep's own config has none
+        updater = _recorded_config(study, name).get("updater")
+        if updater:
+            study = Study.from_config({**study.cfg, "updater": updater}, manager)
     data = study.load_data() if study.is_update else None
-    tuner = study.tuner(sweep_study_name(study.settings, sweep_dir), data=data)
+    tuner = study.tuner(name, data=data)
     try:
         tuner.study = tuner.metadata_tracker.get_study(tuner.study_name)
         if isinstance(tuner, UpdateTuner):
@@ -436,6 +458,17 @@ def _plots(tuner: Tuner) -> list[Path]:
     assert tuner.study is not None
     trials = tuner.metadata_tracker.list_trials(tuner.study.id)
     return write_plots(tuner.study_dir, tuner.study, trials, tuner.metrics_tracker)
+
+
+def _recorded_config(study: Study, name: str) -> dict[str, Any]:
+    """The config study ``name`` recorded (its first job's), or nothing."""
+    tracker = study.build("tracker")
+    try:
+        return dict(tracker.get_study(name).config)
+    except NotFoundError:
+        return {}
+    finally:
+        tracker.close()
 
 
 def _close(tuner: Tuner) -> None:

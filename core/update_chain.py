@@ -25,7 +25,7 @@ from typing import Any
 
 import attrs
 
-from hyperplug.config import configure, make_config, to_plain
+from hyperplug.config import DEFAULT_METRICS, configure, make_config, to_plain
 from hyperplug.data import DataSplits
 from hyperplug.errors import ConfigError, HyperplugError, NotFoundError, did_you_mean
 from hyperplug.interfaces import (
@@ -59,6 +59,9 @@ from hyperplug.update_state import (
     update_seed,
 )
 
+#: what an update reports besides a study's metrics: validation on the chunk's own rows
+#: and on the memory of earlier chunks
+UPDATE_METRICS = ("val_accuracy_new", "val_accuracy_old")
 #: updater config keys that hold for the whole chain, not for one trial
 CHAIN_SETTINGS = tuple(field.name for field in attrs.fields(UpdaterConfig))
 
@@ -384,8 +387,11 @@ def update_tuner(
         "training_params": grid,
         "optimizer": getattr(getattr(optimizer, "config", None), "name", None),
     }
+    metrics = list(tuner.pop("metrics", DEFAULT_METRICS))
+    metrics += [name for name in UPDATE_METRICS if name not in metrics]
     result = UpdateTuner(
         base=base,
+        metrics=metrics,
         updater=updater,
         training_params=grid,
         trainer_configs={base.trainer: trainer_config},
@@ -395,9 +401,5 @@ def update_tuner(
         study_config={**config, **dict(study_config or {})},
         **tuner,
     )
-    try:
-        result.validate()
-    except Exception:
-        result.metadata_tracker.close()
-        raise
+    result.validate()
     return result
