@@ -49,10 +49,10 @@ def load_model(
     if vcs is None:
         vcs = build("vcs", **{"name": "store", **vcs_config})
     arrays, version = vcs.load(ref)
-    weights = split_arrays(arrays)[0]  # an updated version also keeps its update state
     spec = trainer_spec(get_plugin_manager(), version.meta.trainer)
     config = restore_config(spec, version.meta.trainer_config, device)
-    return restore_model(spec, config, weights, version.meta.info)
+    # a version's arrays also hold what it keeps for its next update: not weights
+    return restore_model(spec, config, split_arrays(arrays)[0], version.meta.info)
 
 
 def update(

@@ -1,5 +1,6 @@
 """Hydra callbacks of hyperplug's app: checks before the first job, and when a
-``--multirun`` sweep ends, its study's winner versioned once."""
+``--multirun`` sweep ends, its study's winner versioned once (or, when every job ran a
+stream of updates, the streams compared)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,15 @@ class StudySweepCallback(Callback):
         from hyperplug.summary import print_study, show_plots, write_summary
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
+        summaries = sorted(sweep_dir.glob("*/stream.json"))
+        if summaries:  # every job ran a stream of its own: compare them
+            import json
+
+            from hyperplug.stream import compare_streams
+            from hyperplug.summary import console
+
+            console().print(compare_streams([json.loads(p.read_text()) for p in summaries]))
+            return
         app_config = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
         # raised further, Hydra would only warn and exit 0 (no trial reached the metric)
         with user_errors_exit():

@@ -47,13 +47,11 @@ from hyperplug.trainers import (
 from hyperplug.trial_runner import first_line
 from hyperplug.tuner import Tuner
 from hyperplug.update_state import (
-    VALMEM_KEY,
     UpdateBase,
     UpdateData,
     UpdatePlan,
     join_arrays,
-    next_val_memory,
-    prefixed,
+    kept_data,
     prepare_chunk,
     split_arrays,
     update_seed,
@@ -253,16 +251,14 @@ class UpdateTuner(Tuner):
         plan, _ = self.configure_trial(experiment.trainer, experiment.params)
         settings = plan.updater
         seed = update_seed(int(experiment.trainer_config.get("seed", 0)), self.base.index)
-        memory, memory_info = next_val_memory(
-            self.data, int(settings.get("val_memory_size", 0)), seed
-        )
-        arrays = join_arrays(model_weights, {**state, **prefixed(memory, VALMEM_KEY)})
+        kept, kept_info = kept_data(self.data, seed, int(settings.get("val_memory_size", 0)))
+        arrays = join_arrays(model_weights, {**state, **kept})
         buffer = record.get("update_state", {}).get("buffer", {})
         update = {
+            **kept_info,
             "index": self.base.index,
             "updater_config": settings,
             "state": record.get("update_state", {}),
-            "val_memory": memory_info,
             "classes_added": list(self.data.new_classes),
             "chunk": {
                 "train": len(self.data.train),

@@ -36,10 +36,10 @@ from hyperplug.update_state import (
     UpdateBase,
     join_arrays,
     load_base,
-    next_val_memory,
     prefixed,
     prepare_chunk,
     update_seed,
+    val_memory,
 )
 
 REQUIRED_METRICS = ("train_loss", "val_loss", "val_accuracy")
@@ -221,7 +221,7 @@ def update_step(
     seed = update_seed(getattr(config, "seed", 0), base.index)
     context = UpdateContext(base.index, seed, data.n_new_val, base.parent)
     state = updater.update(trainer, data, base.state, reporter, context)
-    memory, memory_info = next_val_memory(data, val_memory_size, seed)
+    memory, memory_info = val_memory(data, val_memory_size, seed)
     following = UpdateBase(
         trainer=base.trainer,
         trainer_config=base.trainer_config,
