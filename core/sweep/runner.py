@@ -11,7 +11,7 @@ import hashlib
 import logging
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -167,16 +167,21 @@ def _config_keys(node: Any, prefix: str = "") -> list[str]:
     return keys
 
 
-def check_keys(space: SweepSpace, configs: Sequence[tuple[str, Any]]) -> None:
+def check_keys(
+    space: SweepSpace, configs: Sequence[tuple[str, Any]], derived: Collection[str] = ()
+) -> None:
     """Every swept key (not ``+key``, not a config group) must be in the app's config as
     composed with each option of each swept group (``configs``: what chose the options,
-    and the config)."""
+    and the config). ``derived``: keys a ``CustomSpace.derive`` turns into the job's
+    values (a helper it never passes on is no key of the config)."""
     from omegaconf import OmegaConf
 
     for chosen, config in configs:
         known = _config_keys(OmegaConf.to_container(config, resolve=False))
         for key in space.keys:
-            if key.startswith("+") or key in space.groups or key.lstrip("~") in known:
+            if key.startswith("+") or key in space.groups or key in derived:
+                continue
+            if key.lstrip("~") in known:
                 continue
             close = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
             hint = f"; close keys: {', '.join(close)}" if close else ""
@@ -280,7 +285,7 @@ class Sweep:
         if s.search_space:
             custom = load_custom_space(s.search_space, app_config)
             space = parse_space(arguments, {**s.params, **custom.params}, loader)
-        check_keys(space, configs)
+        check_keys(space, configs, custom.params if custom and custom.derive else ())
         self.settings = s = resolve_search(with_objective(s, app_config), space)
         if s.optimizer == "grid":
             space = space.enumerable()

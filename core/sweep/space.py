@@ -180,7 +180,8 @@ def parse_space(
 
     def parse(argument: str) -> Any:
         try:
-            return parser.parse_override(argument)
+            [override] = parser.parse_overrides([argument])  # sets the config loader
+            return override
         except HydraException as exc:
             message = str(exc).splitlines()[0]
             raise ConfigError(f"malformed sweep expression {argument!r}: {message}") from exc
