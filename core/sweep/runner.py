@@ -77,15 +77,17 @@ OPTUNA_KEYS = {
 DEFAULT_TRIALS = 10
 
 
-def _optuna_hint(key: str, value: Any) -> str | None:
-    """The one-line error for an Optuna sweeper key that was set, or None."""
+def _optuna_hint(key: str, value: Any, sampler: str | None = None) -> str | None:
+    """The one-line error for an Optuna sweeper key that was set, or None. ``sampler``:
+    the option chosen in ``hydra/sweeper/sampler`` (``none``, ours, unless the user chose
+    one; with hydra-optuna-sweeper installed, Hydra hands its sampler over built)."""
     if key == "sampler":
-        value = value or {}
-        if value.get("optuna") is None and value.get("seed") is None:
+        seed = value.get("seed") if isinstance(value, Mapping) else None
+        if sampler in (None, "none") and seed is None:
             return None
         given = (
-            f"hydra/sweeper/sampler={value['optuna']}"
-            if value.get("optuna")
+            f"hydra/sweeper/sampler={sampler}"
+            if sampler not in (None, "none")
             else "hydra.sweeper.sampler.seed"
         )
         return f"{given} is the Optuna sweeper's setting; hyperplug's is {OPTUNA_KEYS[key]}"
@@ -99,11 +101,12 @@ def _optuna_hint(key: str, value: Any) -> str | None:
     return f"hydra.sweeper.{key} is the Optuna sweeper's key; hyperplug's is {OPTUNA_KEYS[key]}"
 
 
-def settings_of(node: Mapping[str, Any]) -> SweepSettings:
+def settings_of(node: Mapping[str, Any], sampler: str | None = None) -> SweepSettings:
+    """The sweeper's settings; ``sampler``: the ``hydra/sweeper/sampler`` option chosen."""
     known = {field.name for field in attrs.fields(SweepSettings)}
     plain = {key: value for key, value in node.items() if key != "_target_"}
     for key in OPTUNA_KEYS:
-        hint = _optuna_hint(key, plain.pop(key, None))
+        hint = _optuna_hint(key, plain.pop(key, None), sampler)
         if hint:
             raise SweepError(hint)
     unknown = sorted(set(plain) - known)

@@ -3,12 +3,15 @@
 # No ``from __future__ import annotations``: Hydra imports this module while scanning for
 # plugins, and OmegaConf must resolve the dataclass's annotations at that point.
 from dataclasses import dataclass, field
+from importlib.util import find_spec
 from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
 
 #: the Optuna sweeper's samplers: ``hydra/sweeper/sampler=tpe`` composes (into a node that
-#: only says which hyperplug key to use) instead of failing without a hint
+#: only says which hyperplug key to use) instead of failing without a hint. Registered
+#: only when hydra-optuna-sweeper is not installed: its own nodes have these names (and
+#: the sweeper recognises them by their ``_target_``).
 OPTUNA_SAMPLERS = ("tpe", "random", "grid", "cmaes", "nsgaii", "motpe", "qmc", "partial_fixed")
 
 
@@ -74,10 +77,11 @@ store.store(
 store.store(
     group="hydra/sweeper/sampler", name="none", node=OptunaSamplerHint, provider="hyperplug"
 )
-for _name in OPTUNA_SAMPLERS:
-    store.store(
-        group="hydra/sweeper/sampler",
-        name=_name,
-        node=OptunaSamplerHint(optuna=_name),
-        provider="hyperplug",
-    )
+if find_spec("hydra_plugins.hydra_optuna_sweeper") is None:
+    for _name in OPTUNA_SAMPLERS:
+        store.store(
+            group="hydra/sweeper/sampler",
+            name=_name,
+            node=OptunaSamplerHint(optuna=_name),
+            provider="hyperplug",
+        )

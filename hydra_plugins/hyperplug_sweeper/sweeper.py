@@ -42,11 +42,13 @@ class HyperplugSweeper(Sweeper):
 
         assert self.hydra_context is not None and self.config is not None
 
+        sampler = self.config.hydra.runtime.choices.get("hydra/sweeper/sampler")
+
         def run() -> Any:
-            sweep = Sweep(
-                settings_of(self.settings), self.hydra_context, self.task_function, self.config
+            settings = settings_of(self.settings, sampler)
+            return Sweep(settings, self.hydra_context, self.task_function, self.config).run(
+                arguments
             )
-            return sweep.run(arguments)
 
         if not _run_from_command_line():
             return run()
