@@ -54,6 +54,7 @@ from hyperplug.secrets import redact
 from hyperplug.staging import is_staged, load_staged, remove_staged, study_dir, trial_dir
 from hyperplug.trainers import Algo, TrainerSpec, restore_model, trainer_spec, trial_config
 from hyperplug.trial_runner import execute_trial
+from hyperplug.update_state import split_arrays
 
 
 class BaseHyperparameterTuner(abc.ABC):
@@ -111,6 +112,8 @@ class BaseHyperparameterTuner(abc.ABC):
         self.home = Path(home)
         self.data_recipe = data_recipe
         self.view = view
+        #: studies whose results this one may warm-start from (an update's lineage)
+        self.lineage: tuple[str, ...] = ()
         self.study: StudyRecord | None = None
         self.winner: ModelVersion | None = None
         self.data: DataSplits | None = None
@@ -187,9 +190,11 @@ class BaseHyperparameterTuner(abc.ABC):
         extra_metrics: Mapping[str, float],
         parent: str | None = None,
         data_fingerprint: str | None = None,
+        updater: str | None = None,
+        update: Mapping[str, Any] | None = None,
     ) -> ModelVersion:
         """The part of ``save_model`` that needs no live model (a sweep's winner is
-        promoted from the weights its job staged)."""
+        promoted from the weights its job staged; an update's with its state)."""
         metrics = {**experiment.metrics, **extra_metrics}
         meta = VersionMeta(
             trainer=trainer,
@@ -201,11 +206,18 @@ class BaseHyperparameterTuner(abc.ABC):
             trial_id=experiment.id,
             data_fingerprint=data_fingerprint or (self.data.fingerprint if self.data else None),
             parent=parent,
+            updater=updater,
+            update=dict(update or {}),
         )
+        aliases = self.version_aliases(metrics)
+        return self.resource_version_control.save(self.model_name, weights, meta, aliases)
+
+    def version_aliases(self, metrics: Mapping[str, float]) -> list[str]:
+        """``latest``, and ``best`` when the perf_metric beats the version holding it."""
         aliases = ["latest"]
         if self._beats_best(metrics.get(self.perf_metric)):
             aliases.append("best")
-        return self.resource_version_control.save(self.model_name, weights, meta, aliases)
+        return aliases
 
     def _build_training_grid(self, params: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
         """Every combination of the value lists: ``{"a": [1], "b": [1, 2]}`` gives
@@ -264,6 +276,7 @@ class BaseHyperparameterTuner(abc.ABC):
                 self.optimizer.budget(),
                 (),
                 self.metadata_tracker,
+                self.lineage,
             )
         )
         if self.optimizer.needs_finite_space():
@@ -376,7 +389,13 @@ class Tuner(BaseHyperparameterTuner):
         past = engine.recover() if resume else []
         budget = self.optimizer.budget()
         context = SearchContext(
-            space, self.perf_metric, self.mode, budget, tuple(past), self.metadata_tracker
+            space,
+            self.perf_metric,
+            self.mode,
+            budget,
+            tuple(past),
+            self.metadata_tracker,
+            self.lineage,
         )
         search = self.optimizer.search(context)
         recipe = self.data_recipe or DataRecipe(data.fingerprint)
@@ -406,7 +425,22 @@ class Tuner(BaseHyperparameterTuner):
                 f"perf_metric '{self.perf_metric}' (see `hyperplug study {self.study.name}`)"
             )
         experiment = next(t for t in trials if t.id == winner_id)
-        weights, record = load_staged(staged[winner_id])
+        model = self.promote(experiment, staged[winner_id])
+        assert self.winner is not None
+        self.study = self.metadata_tracker.end_study(
+            self.study.id, "completed", winner_id, self.winner.ref
+        )
+        self.manager.notify("on_study_end", study=self.study, winner=self.winner)
+        for trial_id, directory in staged.items():
+            if trial_id != winner_id:
+                remove_staged(directory)
+        return model
+
+    def promote(self, experiment: TrialRecord, directory: Path) -> ModelTrainer:
+        """Version the winning trial from its staged files (``self.winner``) and return its
+        model: ``save_model`` when this process has the data, else ``save_weights`` with
+        the staged test metrics."""
+        weights, record = load_staged(directory)
         algo = self.algos.get(experiment.trainer, experiment.trainer)
         spec = self.trainer_spec(algo)
         config = make_config(spec.config_class, experiment.trainer_config, f"trainer {spec.name}")
@@ -423,23 +457,16 @@ class Tuner(BaseHyperparameterTuner):
                 record["extra_metrics"],
                 data_fingerprint=record["data_fingerprint"],
             )
-        self.study = self.metadata_tracker.end_study(
-            self.study.id, "completed", winner_id, self.winner.ref
-        )
-        self.manager.notify("on_study_end", study=self.study, winner=self.winner)
-        for trial_id, directory in staged.items():
-            if trial_id != winner_id:
-                remove_staged(directory)
         return model
 
     def load_winner(self) -> ModelTrainer:
         """The completed study's winning model, from the vcs."""
         assert self.study is not None and self.study.winner_version
-        weights, version = self.resource_version_control.load(self.study.winner_version)
+        arrays, version = self.resource_version_control.load(self.study.winner_version)
         self.winner = version
         spec = self.trainer_spec(self.algos.get(version.meta.trainer, version.meta.trainer))
         config = make_config(spec.config_class, version.meta.trainer_config, "trainer")
-        return restore_model(spec, config, weights, version.meta.info)
+        return restore_model(spec, config, split_arrays(arrays)[0], version.meta.info)
 
 
 class GridTuner(Tuner):
