@@ -29,12 +29,6 @@ from hydra_plugins.hyperplug_sweeper.sweeper import HyperplugSweeper
 SWEEPER = ["hydra/sweeper=hyperplug", "hydra.sweeper.n_workers=1"]
 
 
-@pytest.fixture(autouse=True)
-def _in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The in-process suites sweep with the default tracker path, relative to the cwd."""
-    monkeypatch.chdir(tmp_path)
-
-
 def test_hydra_discovers_the_sweeper() -> None:
     # Hydra's plugin scan imports the module itself: compare names, not class objects
     found = [(c.__module__, c.__name__) for c in Plugins.instance().discover(Sweeper)]

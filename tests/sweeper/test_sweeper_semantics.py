@@ -17,11 +17,6 @@ from hyperplug.errors import HyperplugError
 from hyperplug.sweep import CustomSpace
 
 
-@pytest.fixture(autouse=True)
-def _in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)  # the default tracker path is relative to the cwd
-
-
 def run_sweep(
     runner: TSweepRunner,
     sweep_dir: Path,
