@@ -46,7 +46,10 @@ def load_custom_space(path: str, cfg: Any) -> CustomSpace:
     except Exception as exc:
         cause = exc.__cause__ or exc
         raise ConfigError(f"{KEY}: cannot import {path!r}: {cause}") from exc
-    space = function(cfg)
+    try:
+        space = function(cfg)
+    except Exception as exc:
+        raise ConfigError(f"{KEY}: {path} raised {type(exc).__name__}: {exc}") from exc
     if not isinstance(space, CustomSpace):
         raise ConfigError(
             f"{KEY}: {path} returned {type(space).__name__}, not a hyperplug.sweep.CustomSpace"

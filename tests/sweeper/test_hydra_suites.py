@@ -22,6 +22,7 @@ from hydra.test_utils.launcher_common_tests import (
 )
 from hydra.test_utils.test_utils import TSweepRunner, verify_dir_outputs
 from omegaconf import OmegaConf
+from sweep_fixtures import _in_tmp_path, _unset_hydra_version_base  # noqa: F401 (autouse)
 
 from hydra_plugins.hyperplug_sweeper.sweeper import HyperplugSweeper
 

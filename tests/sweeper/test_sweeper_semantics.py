@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hydra.test_utils.test_utils import TSweepRunner
 from omegaconf import DictConfig, OmegaConf
+from sweep_fixtures import _in_tmp_path, _unset_hydra_version_base  # noqa: F401 (autouse)
 
 from hyperplug.errors import HyperplugError
 from hyperplug.sweep import CustomSpace
@@ -266,3 +267,41 @@ def test_a_key_missing_from_one_swept_option_is_named_with_that_option(
         "hydra.sweeper.params.trainer.variant: 'trainer.variant' is not in the app's config "
         "with trainer=mlp"
     )
+
+
+def broken_space(cfg: DictConfig) -> CustomSpace:
+    raise KeyError("max_lr")
+
+
+def dict_space(cfg: DictConfig) -> Any:
+    return {"+b": "choice(1, 2)"}
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        (
+            "no_such_module.space",
+            "hydra.sweeper.search_space: cannot import 'no_such_module.space'",
+        ),
+        (
+            f"{__name__}.broken_space",
+            f"hydra.sweeper.search_space: {__name__}.broken_space raised KeyError: 'max_lr'",
+        ),
+        (
+            f"{__name__}.dict_space",
+            f"hydra.sweeper.search_space: {__name__}.dict_space returned dict, not a "
+            "hyperplug.sweep.CustomSpace",
+        ),
+    ],
+    ids=["missing", "raises", "not-a-space"],
+)
+def test_a_bad_search_space_is_one_line_before_any_job(
+    hydra_sweep_runner: TSweepRunner, tmp_path: Path, path: str, message: str
+) -> None:
+    with pytest.raises(HyperplugError) as raised:
+        run_sweep(
+            hydra_sweep_runner, tmp_path / "sweep", ["+a=0,1", f"hydra.sweeper.search_space={path}"]
+        )
+    assert str(raised.value).startswith(message) and "\n" not in str(raised.value)
+    assert not (tmp_path / "sweep" / "multirun.yaml").exists()

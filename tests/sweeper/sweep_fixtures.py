@@ -1,4 +1,6 @@
-"""Hydra's sweeps in-process, each in Hydra's pristine global state."""
+"""Fixtures of the in-process sweeps: each in Hydra's pristine global state and in its
+own cwd. Test modules import them (a conftest.py here would shadow tests/conftest.py,
+which other tests import as ``conftest``)."""
 
 from __future__ import annotations
 
