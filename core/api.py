@@ -7,7 +7,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hyperplug.config import DEFAULT_METRICS, configure, to_plain
+from hyperplug.config import (
+    DEFAULT_METRICS,
+    DEFAULT_SPACE,
+    configure,
+    default_search_space,
+    to_plain,
+)
 from hyperplug.data import Dataset, DataSplits
 from hyperplug.errors import ConfigError
 from hyperplug.interfaces import Backend, ModelTrainer, Optimizer, ResourceVersionControl
@@ -34,8 +40,7 @@ def load_model(
     """
     if vcs is None:
         vcs = build("vcs", **{"name": "store", **vcs_config})
-    arrays, version = vcs.load(ref)
-    weights = split_arrays(arrays)[0]  # an updated version also keeps its update state
+    weights, version = vcs.load(ref)
     component, config = configure(
         "trainer",
         {**version.meta.trainer_config, "name": version.meta.trainer},
@@ -43,7 +48,8 @@ def load_model(
     )
     # factories may be lazy functions: the built trainer's class knows how to restore
     trainer_class = type(component.build(config))
-    return trainer_class.restore(config, weights, version.meta.info)
+    # a version's arrays also hold what it keeps for its next update: not weights
+    return trainer_class.restore(config, split_arrays(weights)[0], version.meta.info)
 
 
 def update(
@@ -53,7 +59,7 @@ def update(
     updater: str | Mapping[str, Any] = "er",
     trainer: str | Mapping[str, Any] = "mlp",
     model_name: str | None = None,
-    training_params: Mapping[str, Mapping[str, Any]] | None = None,
+    training_params: Mapping[str, Mapping[str, Any]] | str | None = None,
     optimizer: Optimizer | Mapping[str, Any] | None = None,
     backend: Backend | None = None,
     tracker: Any = None,
@@ -74,11 +80,13 @@ def update(
     may be a mapping of training keys that change for this update (``{"lr": 1e-4}``);
     the new version goes to the same model name unless ``model_name`` says another.
     ``updater`` is a name or a config mapping (``{"name": "er", "memory_size": 200}``);
-    ``training_params`` tunes the update (``{"er": {"lr": [1e-3, 1e-4]}}``) with
-    ``optimizer`` (an ``Optimizer``, a config mapping, or None: grid over lists, RUSH or
-    ASHA over ranges). ``tracker`` and ``vcs`` default to the SQLite file and model store
-    under ``home``, like the command line. Returns the study's result; ``winner`` is the
-    new version.
+    ``training_params`` tunes the update (``{"er": {"lr": [1e-3, 1e-4]}}``, or
+    ``"default"``: the updater's own search space) with ``optimizer``: an ``Optimizer``,
+    a config mapping, or None (grid over lists; over ranges RUSH warm-started from the
+    model's lineage, ASHA on a chain's first update); a mapping without ``name`` gives
+    budget keys (``{"max_trials": 8}``) to the optimizer the update picks. ``tracker``
+    and ``vcs`` default to the SQLite file and model store under ``home``, like the
+    command line. Returns the study's result; ``winner`` is the new version.
     """
     from hyperplug.study import result_of
     from hyperplug.update_chain import fresh_base, update_tuner
@@ -89,8 +97,10 @@ def update(
     if isinstance(data, Dataset):
         data = build("splitter", **_node(splitter)).split_data(data)
     vcs = vcs or build("vcs", name="store", root=str(home / "models"))
-    tracker = tracker or build("tracker", name="sqlite", path=str(home / "hyperplug.db"))
-    updater_config = to_plain(configure("updater", _node(updater), manager)[1])
+    updater_component, updater_settings = configure("updater", _node(updater), manager)
+    updater_config = to_plain(updater_settings)
+    if training_params == DEFAULT_SPACE:
+        training_params = {updater_config["name"]: default_search_space(updater_component)}
     if model is None:
         trainer_config = to_plain(configure("trainer", _node(trainer), manager)[1])
         base, overrides = fresh_base(trainer_config), {}
@@ -104,31 +114,38 @@ def update(
                 f"not {trainer['name']}"
             )
         name = model_name or str(base.parent).split(":", 1)[0]
-    if isinstance(optimizer, Mapping):
+    budget: Mapping[str, Any] = {}
+    if isinstance(optimizer, Mapping) and "name" not in optimizer:
+        budget, optimizer = optimizer, None  # budget keys for the optimizer the update picks
+    elif isinstance(optimizer, Mapping):
         optimizer = build("optimizer", **optimizer)
-    tuner = update_tuner(
-        base=base,
-        updater=updater_config,
-        data=data,
-        model_name=name,
-        trainer_overrides=overrides,
-        training_params=training_params,
-        optimizer=optimizer,
-        study_name=study,
-        metadata_tracker=tracker,
-        metrics_tracker=tracker,
-        resource_version_control=vcs,
-        backend=backend,
-        metrics=metrics,
-        perf_metric=perf_metric,
-        mode=mode,
-        home=home,
-        plugin_manager=manager,
-    )
+    own_tracker = tracker is None  # close only what this call opened
+    tracker = tracker or build("tracker", name="sqlite", path=str(home / "hyperplug.db"))
     try:
+        tuner = update_tuner(
+            base=base,
+            updater=updater_config,
+            data=data,
+            model_name=name,
+            trainer_overrides=overrides,
+            training_params=training_params,
+            optimizer=optimizer,
+            budget=budget,
+            study_name=study,
+            metadata_tracker=tracker,
+            metrics_tracker=tracker,
+            resource_version_control=vcs,
+            backend=backend,
+            metrics=metrics,
+            perf_metric=perf_metric,
+            mode=mode,
+            home=home,
+            plugin_manager=manager,
+        )
         model_object = tuner.run_experiment(data)
     finally:
-        tracker.close()
+        if own_tracker:
+            tracker.close()
     return result_of(tuner, model_object)
 
 

@@ -26,7 +26,16 @@ MODES = ("max", "min")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 DEFAULT_METRICS = ("train_loss", "val_loss", "val_accuracy")
 #: the top-level keys of the composed config besides the component groups (``KINDS``)
-STUDY_KEYS = ("study", "model_name", "perf_metric", "mode", "metrics", "training_params", "home")
+STUDY_KEYS = (
+    "study",
+    "model_name",
+    "model",
+    "perf_metric",
+    "mode",
+    "metrics",
+    "training_params",
+    "home",
+)
 #: words in a metric's name that mean lower is better (when ``mode`` is not given)
 _LOWER_IS_BETTER = re.compile(r"loss|error|mse|mae|rmse|perplexity|nll", re.IGNORECASE)
 
@@ -125,10 +134,28 @@ class StudySettings:
     training_params: dict[str, dict[str, Any]]
     study: str | None = None
     home: str = ".hyperplug"
+    #: ``training_params=default``: search the component's own default space
+    default_space: bool = False
 
     @property
     def maximize(self) -> bool:
         return self.mode == "max"
+
+
+#: ``training_params=default``: the trainer's (an update: the updater's) own search space
+DEFAULT_SPACE = "default"
+
+
+def default_search_space(component: Component) -> dict[str, Any]:
+    """The search space a trainer or updater declares (``search_space`` on its config
+    class), for ``training_params=default``."""
+    space = getattr(component.config_class, "search_space", None)
+    if not space:
+        raise ConfigError(
+            f"training_params=default: {component.kind} {component.name} declares no default "
+            f"search space; give training_params.{component.name}.<param>=<values or range>"
+        )
+    return dict(space)
 
 
 def _check_training_params(raw: Any) -> dict[str, dict[str, Any]]:
@@ -136,10 +163,13 @@ def _check_training_params(raw: Any) -> dict[str, dict[str, Any]]:
     are parsed by ``hyperplug.search_space``."""
     from hyperplug.search_space import SearchSpace
 
-    if raw is None:
+    if raw is None or raw == DEFAULT_SPACE:
         return {}
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"training_params must map trainer names to {{param: spec}}, got {raw!r}")
+        raise ConfigError(
+            f"training_params must map trainer names to {{param: spec}} (or be 'default': "
+            f"the trainer's own search space), got {raw!r}"
+        )
     grid: dict[str, dict[str, Any]] = {}
     for trainer, params in raw.items():
         if params is None:
@@ -191,6 +221,7 @@ def study_settings(cfg: Mapping[str, Any]) -> StudySettings:
         mode=mode,
         metrics=tuple(metrics),
         training_params=_check_training_params(cfg.get("training_params")),
+        default_space=cfg.get("training_params") == DEFAULT_SPACE,
         study=study,
         home=str(cfg.get("home") or ".hyperplug"),
     )

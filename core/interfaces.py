@@ -553,3 +553,48 @@ class Updater(abc.ABC):
         report: Reporter,
         context: UpdateContext,
     ) -> UpdateState: ...
+
+
+class Scenario(abc.ABC):
+    """A ``scenario`` component: cuts a dataset into a stream of chunks, to simulate the
+    data a model receives over time (classes arriving, inputs drifting, ...).
+
+    ``chunks`` returns the chunks in the order they arrive, each a ``Dataset`` with the
+    whole dataset's ``classes`` (the configured splitter cuts each into train/val/test).
+    The same config and dataset always give the same chunks. A dataset the scenario
+    cannot cut (too few classes or rows, a missing column, tabular data for an image
+    scenario) is a ``DataError`` naming the ``scenario.<key>``.
+    """
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    @abc.abstractmethod
+    def chunks(self, dataset: Dataset) -> list[Dataset]: ...
+
+
+@attrs.frozen
+class DriftResult:
+    """A two-sample test of new data against a model's data: the ``statistic``, its
+    ``p_value`` under "no shift", and ``shift`` (``p_value`` below the detector's level);
+    ``details`` say more (per-feature p-values, the features that moved)."""
+
+    detector: str
+    statistic: float
+    p_value: float
+    shift: bool
+    n_reference: int
+    n_new: int
+    details: dict[str, Any] = attrs.Factory(dict)
+
+
+class DriftDetector(abc.ABC):
+    """A ``detector`` component: tests whether ``new`` rows come from another distribution
+    than ``reference`` rows (both shaped (n, *features), the reference a sample of what a
+    model version was trained on)."""
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    @abc.abstractmethod
+    def test(self, reference: np.ndarray, new: np.ndarray) -> DriftResult: ...

@@ -54,7 +54,7 @@ from hyperplug.secrets import redact
 from hyperplug.staging import is_staged, load_staged, remove_staged, study_dir, trial_dir
 from hyperplug.trainers import Algo, TrainerSpec, restore_model, trainer_spec, trial_config
 from hyperplug.trial_runner import execute_trial
-from hyperplug.update_state import split_arrays
+from hyperplug.update_state import join_arrays, kept_data
 
 
 class BaseHyperparameterTuner(abc.ABC):
@@ -437,26 +437,29 @@ class Tuner(BaseHyperparameterTuner):
         return model
 
     def promote(self, experiment: TrialRecord, directory: Path) -> ModelTrainer:
-        """Version the winning trial from its staged files (``self.winner``) and return its
-        model: ``save_model`` when this process has the data, else ``save_weights`` with
-        the staged test metrics."""
+        """Version the winning trial from its staged files (weights, the test metrics its
+        trial measured) with what the version keeps of its data when this process has the
+        data (``hyperplug.update_state.kept_data``); set ``self.winner``, return the
+        winning model."""
         weights, record = load_staged(directory)
         algo = self.algos.get(experiment.trainer, experiment.trainer)
         spec = self.trainer_spec(algo)
         config = make_config(spec.config_class, experiment.trainer_config, f"trainer {spec.name}")
         model = restore_model(spec, config, weights, record["info"])
+        arrays, kept = dict(weights), {}
         if self.data is not None:
-            self.winner = self.save_model(model, experiment, record["params"], algo)
-        else:
-            self.winner = self.save_weights(
-                weights,
-                record["info"],
-                experiment,
-                record["params"],
-                spec.name,
-                record["extra_metrics"],
-                data_fingerprint=record["data_fingerprint"],
-            )
+            state, kept = kept_data(self.data, int(experiment.trainer_config.get("seed", 0)))
+            arrays = join_arrays(weights, state)
+        self.winner = self.save_weights(
+            arrays,
+            record["info"],
+            experiment,
+            record["params"],
+            spec.name,
+            record["extra_metrics"],
+            data_fingerprint=record["data_fingerprint"],
+            update=kept,
+        )
         return model
 
     def load_winner(self) -> ModelTrainer:
@@ -466,7 +469,7 @@ class Tuner(BaseHyperparameterTuner):
         self.winner = version
         spec = self.trainer_spec(self.algos.get(version.meta.trainer, version.meta.trainer))
         config = make_config(spec.config_class, version.meta.trainer_config, "trainer")
-        return restore_model(spec, config, split_arrays(arrays)[0], version.meta.info)
+        return restore_model(spec, config, arrays, version.meta.info)
 
 
 class GridTuner(Tuner):

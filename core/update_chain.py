@@ -25,7 +25,7 @@ from typing import Any
 
 import attrs
 
-from hyperplug.config import configure, make_config, to_plain
+from hyperplug.config import DEFAULT_METRICS, configure, make_config, to_plain
 from hyperplug.data import DataSplits
 from hyperplug.errors import ConfigError, HyperplugError, NotFoundError, did_you_mean
 from hyperplug.interfaces import (
@@ -40,18 +40,19 @@ from hyperplug.trainers import Algo, TrainerSpec, restore_model, trainer_spec, t
 from hyperplug.trial_runner import first_line
 from hyperplug.tuner import Tuner
 from hyperplug.update_state import (
-    VALMEM_KEY,
     UpdateBase,
     UpdateData,
     UpdatePlan,
     join_arrays,
-    next_val_memory,
-    prefixed,
+    kept_data,
     prepare_chunk,
     split_arrays,
     update_seed,
 )
 
+#: what an update reports besides a study's metrics: validation on the chunk's own rows
+#: and on the memory of earlier chunks
+UPDATE_METRICS = ("val_accuracy_new", "val_accuracy_old")
 #: updater config keys that hold for the whole chain, not for one trial
 CHAIN_SETTINGS = tuple(field.name for field in attrs.fields(UpdaterConfig))
 
@@ -84,8 +85,8 @@ class UpdateTuner(Tuner):
         kwargs.setdefault("trainer_configs", {base.trainer: base.trainer_config})
         super().__init__(training_params=grid, **kwargs)
         self.lineage = base.lineage
-        #: the chunk's data fingerprint equals the one the parent was updated on
-        self.up_to_date = False
+        #: why nothing ran (the parent was updated on this very chunk), or None
+        self.notice: str | None = None
 
     # ------------------------------------------------------------------ names
 
@@ -206,15 +207,22 @@ class UpdateTuner(Tuner):
         return parent.meta.updater is not None
 
     def load_parent(self) -> ModelTrainer:
+        """Version N as this update's result: the update that made it ran on this chunk."""
         parent = self.resource_version_control.get(str(self.base.parent))
-        self.up_to_date = self.already_complete = True
+        self.already_complete = True
         self.winner = parent
-        if parent.meta.study:
-            try:
-                self.study = self.metadata_tracker.get_study(parent.meta.study)
-                self.study_name = self.study.name
-            except NotFoundError:
-                pass
+        self.notice = (
+            f"model {parent.ref} was updated on this data already (study {parent.meta.study}); "
+            "nothing to run (point model= at its parent to update it again)"
+        )
+        try:
+            self.study = self.metadata_tracker.get_study(str(parent.meta.study))
+        except NotFoundError as error:
+            raise NotFoundError(
+                f"model {parent.ref} was updated on this data by study {parent.meta.study}, "
+                "which this tracker does not hold: nothing to run"
+            ) from error
+        self.study_name = self.study.name
         return self.restore(self.base.weights, self.base.info, self.base.trainer_config)
 
     def restore(
@@ -236,16 +244,14 @@ class UpdateTuner(Tuner):
         plan, _ = self.configure_trial(experiment.trainer, experiment.params)
         settings = plan.updater
         seed = update_seed(int(experiment.trainer_config.get("seed", 0)), self.base.index)
-        memory, memory_info = next_val_memory(
-            self.data, int(settings.get("val_memory_size", 0)), seed
-        )
-        arrays = join_arrays(model_weights, {**state, **prefixed(memory, VALMEM_KEY)})
+        kept, kept_info = kept_data(self.data, seed, int(settings.get("val_memory_size", 0)))
+        arrays = join_arrays(model_weights, {**state, **kept})
         buffer = record.get("update_state", {}).get("buffer", {})
         update = {
+            **kept_info,
             "index": self.base.index,
             "updater_config": settings,
             "state": record.get("update_state", {}),
-            "val_memory": memory_info,
             "classes_added": list(self.data.new_classes),
             "chunk": {
                 "train": len(self.data.train),
@@ -294,13 +300,17 @@ def _by_updater(
     return grid or {updater: {}}
 
 
-def default_optimizer(space: SearchSpace, lineage: tuple[str, ...], epochs: int) -> dict | None:
+def default_optimizer(
+    space: SearchSpace, lineage: tuple[str, ...], epochs: int, budget: Mapping[str, Any]
+) -> dict | None:
     """The optimizer config of an update that chose none: grid (None) over lists of
     values; for ranges RUSH, warm-started from the chain's earlier studies, with the
-    trainer's epochs as the budget (ASHA on the first update, which has none)."""
+    trainer's epochs as the epoch budget (ASHA on the first update, which has none).
+    ``budget``: budget keys the user set (``max_trials``, ``seed``, ...) carry over."""
     if space.finite:
         return None
-    return {"name": "rush" if lineage else "asha", "max_epochs": epochs}
+    given = {key: value for key, value in budget.items() if value is not None}
+    return {"max_epochs": epochs, **given, "name": "rush" if lineage else "asha"}
 
 
 def update_study_name(
@@ -328,6 +338,7 @@ def update_tuner(
     trainer_overrides: Mapping[str, Any] | None = None,
     training_params: Mapping[str, Mapping[str, Any]] | None = None,
     optimizer: Any = None,
+    budget: Mapping[str, Any] | None = None,
     study_name: str | None = None,
     study_config: Mapping[str, Any] | None = None,
     **tuner: Any,
@@ -335,7 +346,8 @@ def update_tuner(
     """A validated ``UpdateTuner`` for updating ``base`` on ``data`` (the chunk's splits).
 
     ``trainer_overrides`` change training keys of the parent's trainer config (lr,
-    epochs, ...); ``optimizer`` is an ``Optimizer`` or None (``default_optimizer``);
+    epochs, ...); ``optimizer`` is an ``Optimizer`` or None (``default_optimizer``,
+    with the ``budget`` keys given);
     ``study_name`` defaults to ``update_study_name``; the rest goes to ``UpdateTuner``
     (trackers, vcs, backend, metrics, perf_metric, mode, home, view, plugin_manager).
     """
@@ -352,7 +364,7 @@ def update_tuner(
         if epochs is None:
             spec = trainer_spec(manager, base.trainer)
             epochs = getattr(spec.config_class(), "epochs", None)
-        default = default_optimizer(space, base.lineage, int(epochs or 1))
+        default = default_optimizer(space, base.lineage, int(epochs or 1), budget or {})
         if default is not None:
             component, config = configure("optimizer", default, manager)
             optimizer = component.build(config)
@@ -364,8 +376,11 @@ def update_tuner(
         "training_params": grid,
         "optimizer": getattr(getattr(optimizer, "config", None), "name", None),
     }
+    metrics = list(tuner.pop("metrics", DEFAULT_METRICS))
+    metrics += [name for name in UPDATE_METRICS if name not in metrics]
     result = UpdateTuner(
         base=base,
+        metrics=metrics,
         updater=updater,
         training_params=grid,
         trainer_configs={base.trainer: trainer_config},
@@ -375,9 +390,5 @@ def update_tuner(
         study_config={**config, **dict(study_config or {})},
         **tuner,
     )
-    try:
-        result.validate()
-    except Exception:
-        result.metadata_tracker.close()
-        raise
+    result.validate()
     return result

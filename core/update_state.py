@@ -1,10 +1,11 @@
 """What a model version carries for its next update, and the data an update trains on.
 
-A version made by an update keeps, in the same safetensors file as the model's weights,
-arrays whose names start with ``STATE_PREFIX``: the updater's state (``updater/...``:
-memory buffer rows, EWC's Fisher estimates) and the validation memory of earlier chunks
-(``valmem/...``). Their JSON side (buffer counters, the update's index, the updater's
-config) is ``VersionMeta.update``. ``split_arrays`` separates them from the weights, so
+A version keeps, in the same safetensors file as the model's weights, arrays whose names
+start with ``STATE_PREFIX``: what it keeps of its data (``valmem/...``: the validation
+memory the next update validates on; ``sample/x``: training inputs for drift detection)
+and, when an update made it, the updater's state (``updater/...``: memory buffer rows,
+EWC's Fisher estimates). Their JSON side (buffer counters, the update's index, the
+updater's config) is ``VersionMeta.update``. ``split_arrays`` separates them from the weights, so
 every model version loads as a model whether or not it came from an update.
 
 An update trains on ``UpdateData``: the chunk's splits with labels re-encoded in the
@@ -28,6 +29,11 @@ from hyperplug.interfaces import ModelVersion, ResourceVersionControl, UpdateSta
 STATE_PREFIX = "__update__/"
 UPDATER_KEY = "updater/"
 VALMEM_KEY = "valmem/"
+SAMPLE_KEY = "sample/"
+#: validation rows a version keeps for the next update (an update: updater.val_memory_size)
+VAL_MEMORY_SIZE = 1000
+#: training inputs a version keeps for drift detection
+SAMPLE_SIZE = 500
 #: how many ancestors' studies an update looks back on (RUSH's warm start)
 LINEAGE_DEPTH = 10
 
@@ -200,17 +206,40 @@ def _shape(shape: tuple[int, ...]) -> str:
     return f"(n, {', '.join(map(str, shape))})"
 
 
-def next_val_memory(data: UpdateData, size: int, seed: int) -> tuple[dict[str, np.ndarray], dict]:
-    """The validation memory version N+1 keeps: the base's, then the chunk's validation
-    rows, class-balanced within ``size`` rows (none when ``size`` is 0)."""
+def val_memory(data: DataSplits, size: int, seed: int) -> tuple[dict[str, np.ndarray], dict]:
+    """The validation memory a version keeps: an update's base's memory, then the data's
+    own validation rows, class-balanced within ``size`` rows (none when ``size`` is 0)."""
     if size == 0:
         return {}, {}
-    rng = np.random.default_rng([seed, data.base.index, 1])
+    base = data.base if isinstance(data, UpdateData) else None
+    rng = np.random.default_rng([seed, base.index if base else 0, 1])
     memory = load_buffer(
-        "class_balanced", size, rng, data.base.val_memory, data.base.val_memory_info, ""
+        "class_balanced",
+        size,
+        rng,
+        base.val_memory if base else {},
+        base.val_memory_info if base else {},
+        "",
     )
-    memory.add(data.val.x[: data.n_new_val], data.val.y[: data.n_new_val])
+    own = data.n_new_val if isinstance(data, UpdateData) else len(data.val)
+    memory.add(data.val.x[:own], data.val.y[:own])
     return memory.to_state("")
+
+
+def kept_data(
+    data: DataSplits, seed: int, val_memory_size: int = VAL_MEMORY_SIZE
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """What a version keeps of the data it was trained or updated on, as arrays under
+    ``STATE_PREFIX`` keys and JSON for ``VersionMeta.update``: the validation memory the
+    next update validates on, and a random sample of ``SAMPLE_SIZE`` training inputs that
+    drift detectors compare new data with."""
+    memory, memory_info = val_memory(data, val_memory_size, seed)
+    rows = len(data.train)
+    rng = np.random.default_rng([seed, 2])
+    picked = np.sort(rng.choice(rows, size=min(rows, SAMPLE_SIZE), replace=False))
+    arrays = {**prefixed(memory, VALMEM_KEY), f"{SAMPLE_KEY}x": data.train.x[picked]}
+    info = {"val_memory": memory_info, "sample": {"size": len(picked), "of": rows}}
+    return arrays, info
 
 
 def update_seed(trainer_seed: int, index: int) -> int:

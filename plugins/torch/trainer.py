@@ -20,6 +20,7 @@ from hyperplug.errors import DataError
 from hyperplug.interfaces import ModelTrainer, Reporter
 from hyperplug.plugins.torch import loop
 from hyperplug.plugins.torch.runtime import Runtime
+from hyperplug.update_state import split_arrays
 
 
 class TorchTrainer(ModelTrainer):
@@ -186,7 +187,8 @@ class TorchTrainer(ModelTrainer):
                 f"{info['n_classes']}"
             )
         model = trainer.build_model(trainer.input_shape, len(trainer.classes))
-        model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
+        weights = split_arrays(state)[0]  # a version's arrays may hold its update state too
+        model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in weights.items()})
         trainer.runtime = trainer.make_runtime()
         trainer.model = trainer.runtime.place(model)
         return trainer

@@ -10,7 +10,7 @@ name both, e.g. ``+training_params.er.lr=...`` and ``+training_params.er.alpha=.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, ClassVar, Optional
 
 import attrs
 
@@ -19,6 +19,9 @@ from hyperplug.interfaces import UpdaterConfig
 from hyperplug.validators import non_negative, one_of, positive, positive_int, require
 
 # Optional[...] rather than `X | None`: OmegaConf reads these annotations as strings.
+# ``search_space``: what ``training_params=default`` searches (the trainer's lr included).
+
+LR = "loguniform(1e-4, 1e-1)"
 
 
 @attrs.define
@@ -26,6 +29,7 @@ class FineTuningConfig(UpdaterConfig):
     """Train the model on the new chunk only, from its current weights."""
 
     name: str = "fine_tuning"
+    search_space: ClassVar[dict[str, Any]] = {"lr": LR}
 
 
 @attrs.define
@@ -33,6 +37,7 @@ class JointConfig(UpdaterConfig):
     """Retrain from scratch on every training row seen so far (kept in the version)."""
 
     name: str = "joint"
+    search_space: ClassVar[dict[str, Any]] = {"lr": LR}
 
 
 @attrs.define
@@ -42,6 +47,7 @@ class GDumbConfig(UpdaterConfig):
 
     name: str = "gdumb"
     memory_size: int = attrs.field(default=500, validator=positive_int)
+    search_space: ClassVar[dict[str, Any]] = {"lr": LR}
 
 
 @attrs.define
@@ -61,6 +67,11 @@ class ERConfig(ReplayConfig):
 
     name: str = "er"
     alpha: float = attrs.field(default=1.0, validator=non_negative)
+    search_space: ClassVar[dict[str, Any]] = {
+        "lr": LR,
+        "alpha": "uniform(0.1, 2.0)",
+        "memory_batch_size": [16, 32, 64],
+    }
 
 
 @attrs.define
@@ -69,8 +80,13 @@ class DERConfig(ReplayConfig):
     row; ``alpha`` weighs matching them (MSE), ``beta`` the memory rows' labels (0: DER)."""
 
     name: str = "der"
-    alpha: float = attrs.field(default=0.5, validator=non_negative)
-    beta: float = attrs.field(default=0.5, validator=non_negative)
+    alpha: float = attrs.field(default=0.2, validator=non_negative)
+    beta: float = attrs.field(default=1.0, validator=non_negative)
+    search_space: ClassVar[dict[str, Any]] = {
+        "lr": LR,
+        "alpha": "uniform(0.05, 1.0)",
+        "beta": "uniform(0.0, 2.0)",
+    }
 
 
 def _weight(instance: object, attribute: attrs.Attribute, value: object) -> None:
@@ -88,6 +104,7 @@ class OfflineERConfig(ReplayConfig):
 
     name: str = "offline_er"
     new_weight: Optional[float] = attrs.field(default=None, validator=_weight)  # noqa: UP045
+    search_space: ClassVar[dict[str, Any]] = {"lr": LR, "new_weight": "uniform(0.2, 0.8)"}
 
 
 @attrs.define
@@ -97,8 +114,9 @@ class EWCConfig(UpdaterConfig):
     estimated after each update on its chunk and kept as ``decay * F_old + F_new``)."""
 
     name: str = "ewc"
-    ewc_lambda: float = attrs.field(default=100.0, validator=non_negative)
+    ewc_lambda: float = attrs.field(default=1000.0, validator=non_negative)
     decay: float = attrs.field(default=1.0, validator=non_negative)
+    search_space: ClassVar[dict[str, Any]] = {"lr": LR, "ewc_lambda": "loguniform(10, 100000)"}
 
 
 @attrs.define
@@ -110,3 +128,8 @@ class LwFConfig(UpdaterConfig):
     name: str = "lwf"
     alpha: float = attrs.field(default=1.0, validator=non_negative)
     temperature: float = attrs.field(default=2.0, validator=positive)
+    search_space: ClassVar[dict[str, Any]] = {
+        "lr": LR,
+        "alpha": "loguniform(0.1, 10)",
+        "temperature": [1.0, 2.0, 4.0],
+    }
