@@ -12,12 +12,16 @@ from typing import Any
 
 from hyperplug import hookimpl
 from hyperplug.components import Component
+from hyperplug.plugins.scipy.detector_configs import KSConfig, MMDConfig
 
 #: scenario name -> (config class, class name in ``scenarios``, description)
 SCENARIOS: dict[str, tuple[type, str, str]] = {}
 
 #: detector name -> (config class, class name in ``detectors``, description)
-DETECTORS: dict[str, tuple[type, str, str]] = {}
+DETECTORS: dict[str, tuple[type, str, str]] = {
+    "mmd": (MMDConfig, "MMD", "Kernel MMD two-sample test (RBF, median bandwidth, permutations)."),
+    "ks": (KSConfig, "KS", "Kolmogorov-Smirnov test per feature, Bonferroni-Holm corrected."),
+}
 
 
 def build_scenario(config: Any) -> Any:
