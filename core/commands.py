@@ -267,7 +267,7 @@ def show_drift(positional: list[str], cfg: Any) -> int:
     dataset = dataset_component.build(dataset_config).load()
     result, version = detect_shift(detector, vcs, str(cfg.model), dataset)
     sample = (version.meta.update or {}).get("sample", {})
-    settings = {k: v for k, v in to_plain(config).items() if k != "name"}
+    settings = {k: "null" if v is None else v for k, v in to_plain(config).items() if k != "name"}
     rows = {
         "model": f"{version.ref} (keeps {sample.get('size', '?')} of its "
         f"{sample.get('of', '?')} training rows)",

@@ -75,7 +75,8 @@ class DetectorConformance(ComponentConformance):
             assert result.shift == (result.p_value < alpha), result
 
     def test_same_data_same_result(self, build: Any) -> None:
-        reference, new = self.samples(3, 0.2)
+        """No shift: a p-value in the middle, where a careless random draw shows."""
+        reference, new = self.samples(3)
         assert build().test(reference, new) == build().test(reference, new)
 
     def test_leaves_its_inputs_unchanged(self, detector: DriftDetector) -> None:

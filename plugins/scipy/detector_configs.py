@@ -60,12 +60,15 @@ class MMDConfig(DetectorConfig):
     """Kernel maximum mean discrepancy with an RBF kernel: ``bandwidth`` null takes the
     median distance between pooled rows; the kernel is approximated by
     ``random_features`` random Fourier features and the p-value is a permutation test
-    with ``permutations`` random relabellings."""
+    with ``permutations`` random relabellings. ``threads``: the BLAS threads its matrix
+    products use (0: the BLAS library's default); one thread is the fastest on a machine
+    whose cores are busy, where BLAS threads wait for each other."""
 
     name: str = "mmd"
     permutations: int = attrs.field(default=200, validator=_enough_permutations)
     random_features: int = attrs.field(default=256, validator=positive_int)
     bandwidth: Optional[float] = attrs.field(default=None, validator=_optional_positive)  # noqa: UP045
+    threads: int = attrs.field(default=1, validator=non_negative_int)
 
 
 @attrs.define

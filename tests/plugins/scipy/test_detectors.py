@@ -15,6 +15,7 @@ detections of 20.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -136,11 +137,20 @@ def test_ks_statistics_and_p_values_are_scipys() -> None:
         assert result.p_value == pytest.approx(expected[j].pvalue, rel=1e-9)
 
 
-def test_holm_adjusts_as_worked_by_hand() -> None:
-    # sorted: 0.005*4 = 0.02, 0.01*3 = 0.03, 0.03*2 = 0.06, 0.04*1 -> max(0.06, 0.04)
-    adjusted = holm(np.array([0.01, 0.04, 0.03, 0.005]))
-    np.testing.assert_allclose(adjusted, [0.03, 0.06, 0.06, 0.02])
-    np.testing.assert_allclose(holm(np.array([0.5, 0.9])), [1.0, 1.0])
+def test_holm_adjusts_as_worked_by_hand_and_reads_no_further_than_it_must() -> None:
+    # 0.005 * 4 = 0.02, 0.01 * 3 = 0.03: rejected; 0.03 * 2 = 0.06 >= 0.05: stop there
+    read: list[float] = []
+
+    def smallest_first() -> Iterator[float]:
+        for p_value in (0.005, 0.01, 0.03, 0.04):
+            read.append(p_value)
+            yield p_value
+
+    assert holm(smallest_first(), 4, 0.05) == (0.02, [0.02, 0.03])
+    assert read == [0.005, 0.01, 0.03]
+    # the adjusted values never decrease, and stay <= 1
+    assert holm(iter([0.001, 0.001, 0.002]), 3, 0.05) == (0.003, [0.003, 0.003, 0.003])
+    assert holm(iter([0.5, 0.9]), 2, 0.05) == (1.0, [])
 
 
 def test_ks_reports_bonferroni_and_the_features_it_tested() -> None:
