@@ -111,6 +111,7 @@ class Study:
             "backend",
             "optimizer",
             "updater",
+            "scenario",
             "detector",
         )
         configured = {
@@ -243,17 +244,20 @@ class Study:
         study_name: str | None = None,
         swept: list[str] | None = None,
         view: Any = None,
+        parent: str | None = None,
+        model_name: str | None = None,
     ) -> Tuner:
-        """An ``UpdateTuner`` from the config: ``model`` (the version to update; none
-        starts a chain with the configured trainer), ``updater``, and the trainer keys the
-        command line set (they change the parent's training config)."""
+        """An ``UpdateTuner`` from the config: ``parent`` (default: ``model``, the version to
+        update; none starts a chain with the configured trainer), ``updater``, and the
+        trainer keys the command line set (they change the parent's training config).
+        Versions go to ``model_name`` (default: the parent's model)."""
         from hyperplug.update_chain import fresh_base, update_tuner
         from hyperplug.update_state import check_trainer_matches, load_base
 
         trainer_cfg = to_plain(self.configured["trainer"][1])
         updater_cfg = to_plain(self.configured["updater"][1])
         vcs = self.build("vcs")
-        ref = self.cfg.get("model")
+        ref = parent or self.cfg.get("model")
         if ref:
             base = load_base(vcs, str(ref))
             check_trainer_matches(base, trainer_cfg["name"], self.explicit("trainer"))
@@ -266,9 +270,11 @@ class Study:
                 and (self.explicit(f"trainer.{key}") or (same and value != defaults.get(key)))
             }
             named = self.explicit("model_name") or self.settings.study is not None
-            model_name = self.settings.model_name if named else str(base.parent).split(":")[0]
+            own = self.settings.model_name if named else str(base.parent).split(":")[0]
+            model_name = model_name or own
         else:
-            base, overrides, model_name = fresh_base(trainer_cfg), {}, self.settings.model_name
+            base, overrides = fresh_base(trainer_cfg), {}
+            model_name = model_name or self.settings.model_name
         if self.settings.default_space:
             grid = {updater_cfg["name"]: default_search_space(self.configured["updater"][0])}
         else:

@@ -13,9 +13,42 @@ from typing import Any
 from hyperplug import hookimpl
 from hyperplug.components import Component
 from hyperplug.plugins.scipy.detector_configs import KSConfig, MMDConfig
+from hyperplug.plugins.scipy.scenario_configs import (
+    ClassIncrementalConfig,
+    DataIncrementalConfig,
+    FeatureSortingConfig,
+    HueShiftConfig,
+    IIDConfig,
+    PermutationConfig,
+    RotationConfig,
+)
 
 #: scenario name -> (config class, class name in ``scenarios``, description)
-SCENARIOS: dict[str, tuple[type, str, str]] = {}
+SCENARIOS: dict[str, tuple[type, str, str]] = {
+    "class_incremental": (
+        ClassIncrementalConfig,
+        "ClassIncremental",
+        "Each chunk brings classes of its own.",
+    ),
+    "iid": (IIDConfig, "IID", "Rows dealt at random: every chunk from one distribution."),
+    "data_incremental": (
+        DataIncrementalConfig,
+        "DataIncremental",
+        "Rows in arrival order (or by a column such as a timestamp), cut into chunks.",
+    ),
+    "feature_sorting": (
+        FeatureSortingConfig,
+        "FeatureSorting",
+        "Rows sorted by one feature (or brightness), cut into chunks.",
+    ),
+    "rotation": (RotationConfig, "Rotation", "Images rotated further in every chunk."),
+    "permutation": (
+        PermutationConfig,
+        "Permutation",
+        "Every chunk's features (pixels) in a random order of its own.",
+    ),
+    "hue_shift": (HueShiftConfig, "HueShift", "Colour images, every chunk's hue turned further."),
+}
 
 #: detector name -> (config class, class name in ``detectors``, description)
 DETECTORS: dict[str, tuple[type, str, str]] = {

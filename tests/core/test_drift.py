@@ -129,8 +129,11 @@ def test_bad_input_is_one_line_and_writes_nothing(trained: Path, digits_splits: 
     assert recorded(trained) == before
 
 
-def test_a_detector_tests_an_update_of_a_model_and_not_a_multirun(tmp_path: Path) -> None:
+def test_a_detector_tests_an_update_of_a_model_not_a_multirun_or_a_stream(
+    tmp_path: Path,
+) -> None:
     from hyperplug.commands import compose
+    from hyperplug.stream import run_stream
     from hyperplug.study import run_study, run_sweep_job
 
     where = tmp_path / "hp"
@@ -142,4 +145,7 @@ def test_a_detector_tests_an_update_of_a_model_and_not_a_multirun(tmp_path: Path
     sweep_job = compose(["updater=er", "model=stream", "detector=mmd", *home])
     with pytest.raises(ConfigError, match=r"^detector: a --multirun update does not test"):
         run_sweep_job(sweep_job, tmp_path / "sweep")
+    stream = compose(["scenario=iid", "updater=er", "detector=mmd", *home])
+    with pytest.raises(ConfigError, match=r"^detector=mmd: a simulated stream updates on every"):
+        run_stream(stream)
     assert list(tmp_path.iterdir()) == []
