@@ -26,6 +26,7 @@ move together. Features constant in both samples cannot move and are not tested.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Iterable
 from typing import Any
 
@@ -93,8 +94,6 @@ class Detector(DriftDetector):
     """What the built-in detectors share: flattening, the order of rows, the row budget,
     the verdict."""
 
-    name = ""
-
     def test(self, reference: np.ndarray, new: np.ndarray) -> DriftResult:
         reference, new = as_rows(reference, new)
         rng = np.random.default_rng(self.config.seed)
@@ -111,11 +110,11 @@ class Detector(DriftDetector):
             details={"alpha": self.config.alpha, **details},
         )
 
+    @abc.abstractmethod
     def two_sample(
         self, reference: np.ndarray, new: np.ndarray, rng: np.random.Generator
     ) -> tuple[float, float, dict[str, Any]]:
         """(statistic, p-value, details) of the test on 2-D samples."""
-        raise NotImplementedError
 
 
 # --------------------------------------------------------------------------- mmd
@@ -148,8 +147,6 @@ def random_subsets(rng: np.random.Generator, count: int, pool: int, size: int) -
 
 class MMD(Detector):
     """Kernel MMD, RBF kernel, random Fourier features, permutation p-value."""
-
-    name = "mmd"
 
     def two_sample(
         self, reference: np.ndarray, new: np.ndarray, rng: np.random.Generator
@@ -230,8 +227,6 @@ def holm(smallest_first: Iterable[float], count: int, alpha: float) -> tuple[flo
 
 class KS(Detector):
     """A Kolmogorov-Smirnov test per feature, Bonferroni-Holm corrected."""
-
-    name = "ks"
 
     def two_sample(
         self, reference: np.ndarray, new: np.ndarray, rng: np.random.Generator
