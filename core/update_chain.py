@@ -64,8 +64,8 @@ class UpdateTuner(Tuner):
     ``training_params`` maps updater names to {param: spec}; a key naming the base's
     trainer means the configured updater; params are the updater's config keys or the
     trainer's. ``trainer_configs`` may hold the trainer config the trials start from
-    (default: the parent's). ``optimizer=None`` chooses: grid for lists of values, RUSH
-    warm-started from the chain's earlier studies (ASHA on the first update) for ranges.
+    (default: the parent's). ``update_tuner`` builds one from a base and a chunk and picks
+    the optimizer when none is given (``default_optimizer``).
     """
 
     def __init__(
