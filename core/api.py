@@ -16,12 +16,19 @@ from hyperplug.config import (
 )
 from hyperplug.data import Dataset, DataSplits
 from hyperplug.errors import ConfigError
-from hyperplug.interfaces import Backend, ModelTrainer, Optimizer, ResourceVersionControl
+from hyperplug.interfaces import (
+    Backend,
+    DriftDetector,
+    ModelTrainer,
+    Optimizer,
+    ResourceVersionControl,
+)
 from hyperplug.plugin_manager import get_plugin_manager
 from hyperplug.trainers import restore_config, restore_model, trainer_spec
 from hyperplug.update_state import split_arrays
 
 if TYPE_CHECKING:
+    from hyperplug.drift import UpdateSkipped
     from hyperplug.study import StudyResult
 
 
@@ -73,7 +80,8 @@ def update(
     study: str | None = None,
     home: str | Path = ".hyperplug",
     splitter: str | Mapping[str, Any] = "stratified",
-) -> StudyResult:
+    detector: str | Mapping[str, Any] | DriftDetector | None = None,
+) -> StudyResult | UpdateSkipped:
     """Turn model version ``model`` (``name``, ``name:vN``, ``name:alias``) and a chunk of
     new data into the model's next version, without Hydra.
 
@@ -90,7 +98,12 @@ def update(
     budget keys (``{"max_trials": 8}``) to the optimizer the update picks. ``tracker``
     and ``vcs`` default to the SQLite file and model store under ``home``, like the
     command line. Returns the study's result; ``winner`` is the new version.
+    ``detector`` (a name, a config mapping or a ``DriftDetector``) tests the chunk
+    against the model's data first: with no shift nothing is trained or written and the
+    call returns ``UpdateSkipped``; with one the new version records the test
+    (``winner.meta.update["drift"]``).
     """
+    from hyperplug.drift import UpdateSkipped, detect_shift, drift_record, make_detector
     from hyperplug.study import result_of
     from hyperplug.update_chain import fresh_base, update_tuner
     from hyperplug.update_state import load_base
@@ -117,6 +130,17 @@ def update(
                 f"not {trainer['name']}"
             )
         name = model_name or str(base.parent).split(":", 1)[0]
+    tested = None
+    if detector is not None:
+        tester = make_detector(detector)
+        if model is None:
+            raise ConfigError(
+                "detector: there is no model to test the chunk against (model=None starts a "
+                "chain); leave detector out of a chain's first update"
+            )
+        tested = detect_shift(tester, vcs, model, data, where="data")
+        if not tested[0].shift:
+            return UpdateSkipped(tested[1], tested[0])
     budget: Mapping[str, Any] = {}
     if isinstance(optimizer, Mapping) and "name" not in optimizer:
         budget, optimizer = optimizer, None  # budget keys for the optimizer the update picks
@@ -145,6 +169,8 @@ def update(
             home=home,
             plugin_manager=manager,
         )
+        if tested is not None:
+            tuner.drift = drift_record(*tested)
         model_object = tuner.run_experiment(data)
     finally:
         if own_tracker:

@@ -73,6 +73,7 @@ def _run_job(cfg: Any) -> float | None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
+    from hyperplug.drift import UpdateSkipped
     from hyperplug.live import LiveView
     from hyperplug.study import run_study, run_sweep_job
     from hyperplug.summary import show_result
@@ -89,6 +90,9 @@ def _run_job(cfg: Any) -> float | None:
         result = run_study(cfg, view=view, overrides=list(hydra_cfg.overrides.task), swept=swept)
     finally:
         view.close()
+    if isinstance(result, UpdateSkipped):  # detector=: the data has not shifted
+        print(result.message)
+        return None
     show_result(result, Path(hydra_cfg.runtime.output_dir))
     return result.best_value
 

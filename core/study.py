@@ -31,8 +31,16 @@ from hyperplug.config import (
     to_plain,
 )
 from hyperplug.data import DataSplits
+from hyperplug.drift import UpdateSkipped, drift_record
 from hyperplug.errors import ConfigError, DataError, NotFoundError
-from hyperplug.interfaces import DataRecipe, ModelVersion, StudyRecord, TrialRecord, TrialTask
+from hyperplug.interfaces import (
+    DataRecipe,
+    DriftResult,
+    ModelVersion,
+    StudyRecord,
+    TrialRecord,
+    TrialTask,
+)
 from hyperplug.plots import write_plots
 from hyperplug.plugin_manager import PluginManager, get_plugin_manager
 from hyperplug.reporting import ReportSink, TrialStopped
@@ -123,6 +131,21 @@ class Study:
     def explicit(self, key: str) -> bool:
         """Whether the command line set ``key`` (``trainer``, ``trainer.lr``)."""
         return any(o.split("=", 1)[0].lstrip("+~") == key for o in self.overrides)
+
+    def test_drift(self, data: DataSplits) -> tuple[DriftResult, ModelVersion] | None:
+        """With ``detector=``: the update's chunk tested against the sample of training
+        inputs its ``model`` keeps (``hyperplug.drift``); None without a detector."""
+        if "detector" not in self.configured:
+            return None
+        from hyperplug.drift import detect_shift
+
+        name = self.configured["detector"][1].name
+        if not self.is_update or not self.cfg.get("model"):
+            raise ConfigError(
+                f"detector={name} tests an update's data against the model it updates: "
+                "give model=NAME (hyperplug update model=NAME ... detector=NAME)"
+            )
+        return detect_shift(self.build("detector"), self.build("vcs"), str(self.cfg["model"]), data)
 
     def build(self, kind: str) -> Any:
         component, config = self.configured[kind]
@@ -340,16 +363,22 @@ def run_study(
     view: Any = None,
     overrides: Sequence[str] = (),
     swept: list[str] | None = None,
-) -> StudyResult:
+) -> StudyResult | UpdateSkipped:
     """Run (or resume) a whole study from a composed config and save its winner (an
     update when the config chooses an updater). ``overrides``: the command line's;
     ``swept``: the keys among them that are the one trial's params (``trainer.lr``), as
-    a sweep job's are."""
+    a sweep job's are. An update with a ``detector`` whose test finds no shift returns
+    ``UpdateSkipped``."""
     study = Study.from_config(cfg, manager, overrides)
     data = study.load_data()  # a missing or broken dataset fails before anything is written
+    tested = study.test_drift(data)
+    if tested is not None and not tested[0].shift:
+        return UpdateSkipped(tested[1], tested[0])
     # an update takes the trainer keys of the command line as its training config
     tuner = study.tuner(swept=None if study.is_update else swept, view=view, data=data)
     try:
+        if tested is not None and isinstance(tuner, UpdateTuner):
+            tuner.drift = drift_record(*tested)
         tuner.data_recipe = study.recipe(data)
         model = tuner.run_experiment(data)
         plots = _plots(tuner)
@@ -376,6 +405,11 @@ def run_sweep_job(
     directory). Returns the job's best perf_metric value, the objective Hydra sweepers
     read."""
     study = Study.from_config(cfg, manager)
+    if "detector" in study.configured:
+        raise ConfigError(
+            "detector: a --multirun update does not test for a shift; test the data first "
+            "with hyperplug drift model=NAME dataset=..."
+        )
     data = study.load_data()
     tuner = study.tuner(sweep_study_name(study.settings, sweep_dir), swept, data=data)
     try:

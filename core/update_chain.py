@@ -94,6 +94,8 @@ class UpdateTuner(Tuner):
         self.lineage = base.lineage
         #: why nothing ran (the parent was updated on this very chunk), or None
         self.notice: str | None = None
+        #: the drift test that let the update run (``hyperplug.drift.drift_record``)
+        self.drift: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ names
 
@@ -267,6 +269,8 @@ class UpdateTuner(Tuner):
             },
             "buffer_size": int(buffer.get("size", 0)),
         }
+        if self.drift is not None:
+            update["drift"] = self.drift
         self.winner = self.save_weights(
             arrays,
             record["info"],
