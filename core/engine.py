@@ -70,6 +70,14 @@ class Tally:
     best: float | None = None
     best_trial: int | None = None
     history: list[tuple[float, float]] = attrs.Factory(list)  # (time, best so far)
+    #: how many trials the study will have, when the search or the budget says so
+    total: int | None = None
+    #: when a wall-time budget ends the study (``time.time()``)
+    deadline: float | None = None
+    #: when this run's first epoch was reported (its trials are timed from there: the
+    #: workers' start-up is no trial's time); how many finished trials it resumed
+    first_report_at: float | None = None
+    resumed: int = 0
 
 
 class Engine:
@@ -87,11 +95,15 @@ class Engine:
         study_dir: Path | None,
         view: Any = None,
         failures_key: str = "optimizer.max_failures",
+        require_metric: bool = True,
     ) -> None:
         """``failures_key``: the setting the max-failures error names (the sweeper's is
-        ``hydra.sweeper.max_failures``)."""
+        ``hydra.sweeper.max_failures``). ``require_metric``: a trial that ends without
+        reporting ``perf_metric`` fails (a trainer's bug); False: it completes without a
+        value (the sweeper's Hydra job whose task function returned none)."""
         self.study = study
         self.failures_key = failures_key
+        self.require_metric = require_metric
         self.tracker = metadata_tracker
         self.metrics = metrics_tracker
         self.manager = manager
@@ -104,6 +116,8 @@ class Engine:
         self.tally = Tally()
         #: ids of the trials this engine started
         self.trial_ids: list[int] = []
+        #: the error of the latest failed trial, for the max-failures message
+        self.last_error: str | None = None
 
     # ------------------------------------------------------------------ resume
 
@@ -121,6 +135,7 @@ class Engine:
                 curve.setdefault(record.epoch, {})[record.name] = record.value
             past.append(PastTrial(trial.trainer, trial.params, trial.status, curve, trial.metrics))
             self._count(trial)
+        self.tally.resumed = self.tally.counted
         if past:
             trials = self.tracker.list_trials(self.study.id)
             self.tally.started -= max(t.ended_at or t.started_at for t in trials) - min(
@@ -143,6 +158,8 @@ class Engine:
         self.running[record.id] = RunningTrial(record, epochs if isinstance(epochs, int) else None)
         self.tally.running += 1
         self.manager.notify("on_trial_start", study=self.study, trial=record)
+        if self.view is not None:
+            self.view.trial_started(record, self.running[record.id].epochs, self.tally)
         stage = None if self.study_dir is None else str(trial_dir(self.study_dir, record.id))
         return TrialTask(
             record.id, algo, dict(params), dict(config), self.perf_metric, self.mode, stage
@@ -153,10 +170,14 @@ class Engine:
         if run is None or run.failure is not None:
             return False
         values = {name: float(value) for name, value in metrics.items()}
+        if self.tally.first_report_at is None:
+            self.tally.first_report_at = time.time()
         self.metrics.log_metrics(trial_id, epoch, values)
         self.manager.notify(
             "on_trial_report", study=self.study, trial=run.record, epoch=epoch, metrics=values
         )
+        if self.view is not None:
+            self.view.trial_reported(run.record, epoch, self.tally)
         # the latest value of every metric: a report may carry only some (the sweeper's
         # final objective)
         run.last = {**(run.last or {}), **values, "epoch": epoch}
@@ -178,7 +199,11 @@ class Engine:
         self.tally.running -= 1
         error = run.failure or end.error
         error = redact_text(error) if error else None
-        if error is None and (run.last is None or self.perf_metric not in run.last):
+        if (
+            error is None
+            and self.require_metric
+            and (run.last is None or self.perf_metric not in run.last)
+        ):
             error = f"perf_metric '{self.perf_metric}' was never reported"
         status = "failed" if error else ("stopped" if run.stopped else "completed")
         record = self.tracker.end_trial(end.trial_id, status, error)
@@ -198,6 +223,8 @@ class Engine:
             self.running[trial_id].stopped = True
 
     def _count(self, record: TrialRecord) -> None:
+        if record.status == "failed" and record.error:
+            self.last_error = record.error
         self.tally.counted += 1
         setattr(self.tally, record.status, getattr(self.tally, record.status) + 1)
         value = record.metrics.get(self.perf_metric)
@@ -226,6 +253,7 @@ class Engine:
         deadline = None
         if budget.max_wall_time_s is not None:
             deadline = self.tally.started + budget.max_wall_time_s
+        self.tally.deadline = deadline
         exhausted = stopping = False
         self._check_failures(budget, backend)  # a resumed study may have spent its failures
         backend.start(recipe, self)
@@ -286,6 +314,6 @@ class Engine:
                 backend.stop(trial_id)
             raise HyperplugError(
                 f"study '{self.study.name}': {self.tally.failed} trials failed, more than "
-                f"{self.failures_key}={budget.max_failures}; see `hyperplug study "
-                f"{self.study.name}` for their errors"
+                f"{self.failures_key}={budget.max_failures} (the last: {self.last_error}); "
+                f"see `hyperplug study {self.study.name}` for their errors"
             )

@@ -3,10 +3,12 @@ engine drive any Syne Tune scheduler trial by trial (imports syne_tune: load laz
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import itertools
+import logging
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from syne_tune.backend.trial_status import Trial
@@ -154,6 +156,28 @@ class SchedulerSearch(Search):
     def on_end(self, trial_id: int, status: str, last: Mapping[str, float] | None) -> None:
         trial = self.trials.pop(trial_id)
         if status == "failed" or last is None or self.metric not in last:
-            self.scheduler.on_trial_error(trial)
+            with _quiet(type(self.scheduler)):
+                self.scheduler.on_trial_error(trial)
         else:
             self.scheduler.on_trial_complete(trial, dict(last))
+
+
+@contextlib.contextmanager
+def _quiet(scheduler_class: type) -> Iterator[None]:
+    """Syne Tune's schedulers log "trial_id N: Evaluation failed!" for a failed trial, with
+    their own trial ids (a resumed study's replayed trials are negative); the study
+    already records and shows the failure with its reason. Keep the modules of the
+    scheduler's classes quiet below ERROR while it hears of it."""
+    loggers = [
+        logging.getLogger(cls.__module__)
+        for cls in scheduler_class.__mro__
+        if cls.__module__.startswith("syne_tune.")
+    ]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
