@@ -207,3 +207,15 @@ def test_help_applies_overrides_and_reports_bad_ones_in_one_line(tmp_path: Path)
         "hyperplug: error: In 'config': Could not find 'trainer/mpl' Available options in "
         "'trainer': mlp resnet vit"
     ]
+
+
+def test_secrets_never_reach_the_terminal_on_error_paths(tmp_path: Path) -> None:
+    # Hydra's hint for an unknown key repeats the value; with -v Hydra itself prints the
+    # overrides ("Error executing job with overrides: [...]") and the traceback follows
+    hint = hyperplug(tmp_path, "tracker.api_key=sk-live-X")
+    assert hint.returncode == 2 and "+tracker.api_key=***" in hint.stderr, hint.stderr
+    job = hyperplug(tmp_path, "-v", "+api_token=sk-live-X", "trainer.epochs=0")
+    assert job.returncode != 0 and "Error executing job with overrides" in job.stderr
+    assert "+api_token=***" in job.stderr
+    for result in (hint, job):
+        assert "sk-live-X" not in result.stdout + result.stderr
