@@ -92,6 +92,15 @@ def test_a_single_run_trains_tracks_and_versions_the_model(tmp_path: Path) -> No
     assert "digits:v1" in models.stdout and "best, latest" in models.stdout
     model = hyperplug(tmp_path, "model", "digits:best")
     assert "lineage: digits:v1" in model.stdout and f"study: {name}" in model.stdout
+    assert model.returncode == 0 and "(verified)" in model.stdout
+
+    # a weights file altered after the fact is shown as such, not as a healthy version
+    weights = tmp_path / ".hyperplug" / "models" / "digits" / "v1" / "weights.safetensors"
+    payload = weights.read_bytes()
+    weights.write_bytes(payload[:-1] + bytes([payload[-1] ^ 1]))
+    altered = hyperplug(tmp_path, "model", "digits:best")
+    assert altered.returncode == 1 and "NOT VERIFIED" in altered.stdout
+    assert "do not match their sha256" in altered.stderr
 
 
 def test_a_grid_from_training_params_runs_every_point(tmp_path: Path) -> None:
