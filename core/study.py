@@ -23,7 +23,7 @@ import attrs
 
 from hyperplug.components import Component
 from hyperplug.config import StudySettings, configure, improves, study_settings, to_plain
-from hyperplug.data import DataSplits
+from hyperplug.data import DataSplits, check_learnable
 from hyperplug.errors import ConfigError, DataError
 from hyperplug.interfaces import DataRecipe, ModelVersion, StudyRecord, TrialRecord, TrialTask
 from hyperplug.plots import write_plots
@@ -92,7 +92,9 @@ class Study:
         dataset = self.build("dataset").load()
         if "splitter" not in self.configured:
             raise ConfigError("the config has no 'splitter' group: add splitter=stratified")
-        return self.build("splitter").split_data(dataset)
+        data = self.build("splitter").split_data(dataset)
+        check_learnable(data)
+        return data
 
     def recipe(self, data: DataSplits) -> DataRecipe:
         """How a worker process rebuilds ``data``: the dataset and splitter configs."""

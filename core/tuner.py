@@ -31,7 +31,7 @@ from hyperplug.config import (
     resolve_mode,
     to_plain,
 )
-from hyperplug.data import DataSplits
+from hyperplug.data import DataSplits, check_learnable
 from hyperplug.engine import Engine
 from hyperplug.errors import ConfigError, HyperplugError, NotFoundError
 from hyperplug.interfaces import (
@@ -253,9 +253,10 @@ class BaseHyperparameterTuner(abc.ABC):
 
     def validate(self) -> SearchSpace:
         """Check the search space and every trial config that can be known up front
-        (every grid point; each trainer's first values otherwise), before any write."""
+        (every grid point; each trainer's first values otherwise), before any write; the
+        store's writability probe comes last, as the only check that writes (and removes)
+        a file: a command refused for another reason leaves nothing behind."""
         space = self.search_space()
-        self.resource_version_control.check_writable()
         self.optimizer.check(
             SearchContext(
                 space,
@@ -270,16 +271,17 @@ class BaseHyperparameterTuner(abc.ABC):
             space.check_finite(getattr(getattr(self.optimizer, "config", None), "name", "grid"))
             for trainer, params in space.grid():
                 self.configure_trial(trainer, params)
-            return space
-        if space.finite and len(space.grid()) == 1:
-            name = getattr(getattr(self.optimizer, "config", None), "name", "this optimizer")
-            raise ConfigError(
-                f"optimizer={name} has nothing to search: the space is one point; give "
-                "ranges or lists in training_params (e.g. "
-                "+training_params.mlp.lr='\"loguniform(1e-4,1e-1)\"') or use optimizer=grid"
-            )
-        for trainer, dims in space.trainers.items():
-            self.configure_trial(trainer, {key: _first(dim) for key, dim in dims.items()})
+        else:
+            if space.finite and len(space.grid()) == 1:
+                name = getattr(getattr(self.optimizer, "config", None), "name", "this optimizer")
+                raise ConfigError(
+                    f"optimizer={name} has nothing to search: the space is one point; give "
+                    "ranges or lists in training_params (e.g. "
+                    "+training_params.mlp.lr='\"loguniform(1e-4,1e-1)\"') or use optimizer=grid"
+                )
+            for trainer, dims in space.trainers.items():
+                self.configure_trial(trainer, {key: _first(dim) for key, dim in dims.items()})
+        self.resource_version_control.check_writable()
         return space
 
     def start_study(self) -> StudyRecord:
@@ -351,6 +353,7 @@ class Tuner(BaseHyperparameterTuner):
 
     def run_experiment(self, data: DataSplits, *args: Any, **kwargs: Any) -> ModelTrainer:
         space = self.validate()
+        check_learnable(data)
         self.data = data
         study = self.start_study()
         if study.status == "completed" and study.winner_version:

@@ -163,19 +163,29 @@ def test_plugins_lists_built_ins_with_their_distribution(tmp_path: Path) -> None
         (["model_name=../escape"], "model_name"),
         (["dataset=csv", "dataset.path=missing.csv"], "missing.csv"),
         (["vcs.root=blocker/models"], "blocker"),
+        (["vcs.root=blocker"], "blocker"),
+        (["dataset=csv", "dataset.path=one_class.csv"], "has one class ('cat')"),
+        (
+            ["optimizer=rush", "optimizer.max_epochs=2", "optimizer.reference_study=nope"],
+            "study 'nope' not found",
+        ),
     ],
 )
 def test_bad_input_is_one_line_nonzero_and_writes_nothing(
     tmp_path: Path, args: list[str], expected: str
 ) -> None:
     (tmp_path / "blocker").write_text("a file where the store wants a directory")
+    (tmp_path / "one_class.csv").write_text("a,b,label\n" + "1,2,cat\n" * 30)
     result = hyperplug(tmp_path, *FAST, *args)
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("hyperplug: error:") and expected in lines[0], lines[0]
     assert "Traceback" not in result.stderr + result.stdout
-    assert studies(tmp_path) == [] and versions(tmp_path) == []
+    # nothing at all: no empty database, no empty store (Hydra's run directory aside)
+    home = tmp_path / ".hyperplug"
+    left = sorted(p.name for p in home.iterdir()) if home.exists() else []
+    assert left in ([], ["runs"]), left
 
 
 def test_verbose_flag_shows_the_traceback(tmp_path: Path) -> None:
