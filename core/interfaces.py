@@ -265,6 +265,16 @@ class ResourceVersionControl(abc.ABC):
     @abc.abstractmethod
     def set_alias(self, ref: str, alias: str) -> ModelVersion: ...
 
+    def find_version(self, name: str, study: str, trial_id: int) -> ModelVersion | None:
+        """The version of ``name`` saved from trial ``trial_id`` of ``study``, if any. A
+        version is keyed by its study and trial: promoting a winner that a crashed run
+        already saved finds it here instead of saving it twice. A store with an index
+        may answer faster than this scan of ``list_versions``."""
+        for version in self.list_versions(name):
+            if version.meta.study == study and version.meta.trial_id == trial_id:
+                return version
+        return None
+
     def check_writable(self) -> None:  # noqa: B027 - optional, nothing to check by default
         """Raise a ``StorageError`` when ``save`` cannot work (a read-only directory, a
         missing bucket); a study calls it before it trains or records anything."""

@@ -189,7 +189,9 @@ class BaseHyperparameterTuner(abc.ABC):
         data_fingerprint: str | None = None,
     ) -> ModelVersion:
         """The part of ``save_model`` that needs no live model (a sweep's winner is
-        promoted from the weights its job staged)."""
+        promoted from the weights its job staged). A trial of a study is versioned once:
+        saved again (a rerun after a crash between saving and ending the study), it
+        returns the version saved before."""
         metrics = {**experiment.metrics, **extra_metrics}
         meta = VersionMeta(
             trainer=trainer,
@@ -202,10 +204,27 @@ class BaseHyperparameterTuner(abc.ABC):
             data_fingerprint=data_fingerprint or (self.data.fingerprint if self.data else None),
             parent=parent,
         )
+        if meta.study is not None:
+            saved = self.resource_version_control.find_version(
+                self.model_name, meta.study, experiment.id
+            )
+            if saved is not None:  # promoted before a crash: complete it, never twice
+                return self._complete_aliases(saved, metrics.get(self.perf_metric))
         aliases = ["latest"]
         if self._beats_best(metrics.get(self.perf_metric)):
             aliases.append("best")
         return self.resource_version_control.save(self.model_name, weights, meta, aliases)
+
+    def _complete_aliases(self, version: ModelVersion, value: float | None) -> ModelVersion:
+        """Give a version saved by a run that died during promotion the aliases ``save``
+        would have moved to it (``latest`` if it is the newest, ``best`` if it beats)."""
+        vcs = self.resource_version_control
+        newest = max(v.version for v in vcs.list_versions(version.name))
+        if "latest" not in version.aliases and version.version == newest:
+            version = vcs.set_alias(version.ref, "latest")
+        if "best" not in version.aliases and self._beats_best(value):
+            version = vcs.set_alias(version.ref, "best")
+        return version
 
     def _build_training_grid(self, params: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
         """Every combination of the value lists: ``{"a": [1], "b": [1, 2]}`` gives

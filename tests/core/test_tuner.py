@@ -253,3 +253,26 @@ def test_a_failed_save_ends_the_study_as_failed(
         tuner.run_experiment(digits_splits)
     [study] = tracker.list_studies()
     assert study.status == "failed" and study.winner_version is None
+
+
+def test_promotion_is_idempotent_after_a_crash_between_save_and_study_end(
+    tracker: Any, store: Any, tmp_path: Any, digits_splits: Any
+) -> None:
+    """The state a kill -9 leaves after the winner was saved and before the study ended:
+    a version of the study's winning trial, the study still running. The rerun finds the
+    version (keyed by study and trial) instead of saving the same winner twice."""
+    params = {FlakyTrainer: {"fail_with": ["none"], "epochs": [2, 3]}}
+    crashed = make_tuner(tracker, store, params, model_name="m", home=tmp_path, study_name="s")
+    crashed.start_study()
+    crashed.run_trials(crashed.search_space(), digits_splits)
+    [winner, _] = tracker.list_trials(crashed.study.id)
+    saved = crashed.save_weights(
+        {"w": np.zeros(1, np.float32)}, {}, winner, winner.params, "flaky", {}
+    )
+    assert (saved.ref, tracker.get_study("s").status) == ("m:v1", "running")
+
+    rerun = make_tuner(tracker, store, params, model_name="m", home=tmp_path, study_name="s")
+    rerun.run_experiment(digits_splits)
+    assert [v.ref for v in store.list_versions("m")] == ["m:v1"]
+    assert rerun.winner.ref == "m:v1" and set(rerun.winner.aliases) == {"best", "latest"}
+    assert tracker.get_study("s").winner_version == "m:v1"
