@@ -408,7 +408,14 @@ class SearchContext:
 
 
 class Search(abc.ABC):
-    """The optimizer's side of a running study (Syne Tune's ask/tell, trial by trial)."""
+    """The optimizer's side of a running study (Syne Tune's ask/tell, trial by trial).
+
+    What every search must do (``OptimizerConformance`` checks it): the same seed gives
+    the same proposals in a fresh study, whatever else drew random numbers in the
+    process; a point the study already started is not proposed again (``suggest``
+    returns None once a finite space is exhausted); trials may run concurrently and end
+    in any order.
+    """
 
     @abc.abstractmethod
     def suggest(self) -> tuple[str, dict[str, Any]] | None:
@@ -425,6 +432,11 @@ class Search(abc.ABC):
     def on_end(self, trial_id: int, status: str, last: Mapping[str, float] | None) -> None:
         """``status`` completed/stopped/failed; ``last`` the last reported metrics and
         ``epoch``."""
+
+    def pending(self) -> set[int] | None:
+        """The ids of the trials the search's own bookkeeping holds as running (started,
+        not ended), for checks such as ``OptimizerConformance``; None: it does not say."""
+        return None
 
 
 class Optimizer(abc.ABC):
