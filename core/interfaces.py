@@ -44,10 +44,14 @@ class Reporter(Protocol):
     ``perf_metric`` and ``mode`` ("max" or "min") tell the trainer which epoch is best,
     so it can keep that epoch's weights. The call returns False when the study
     wants the trial stopped (early stopping); the trainer then returns from ``fit``.
+    ``checkpoint`` (a ``hyperplug.checkpoint.TrialCheckpoint``, or None) is where a
+    trainer that opts in keeps its state after each epoch, so that an interrupted or
+    retried trial continues from its last epoch (see ``hyperplug.checkpoint``).
     """
 
     perf_metric: str
     mode: str
+    checkpoint: Any
 
     def __call__(self, epoch: int, metrics: Mapping[str, float]) -> bool: ...
 
@@ -165,6 +169,13 @@ class MetadataTracker(abc.ABC):
 
     @abc.abstractmethod
     def end_trial(self, trial_id: int, status: str, error: str | None = None) -> TrialRecord: ...
+
+    def reopen_trial(self, trial_id: int) -> TrialRecord:
+        """Set an ended trial ``running`` again, its error and end time cleared and its
+        metrics kept: a rerun of the study resumes an interrupted trial or retries a
+        failed one under the same id. A tracker without it (this default) gets neither:
+        the rerun runs new trials instead."""
+        raise NotImplementedError(f"{type(self).__name__} cannot reopen trials")
 
     @abc.abstractmethod
     def get_study(self, name: str) -> StudyRecord:
@@ -374,12 +385,15 @@ class Budget:
     """Limits of a study. ``max_trials`` counts every trial the study recorded (a resumed
     study counts its earlier ones, except trials interrupted by a dead study process);
     ``max_failures``: the study ends with an error when more trials than this fail;
-    ``max_epochs``: the epoch budget of one trial (set as the trainer's ``epochs``)."""
+    ``max_epochs``: the epoch budget of one trial (set as the trainer's ``epochs``);
+    ``max_retries``: how many times a failed trial is run again (from its checkpoint,
+    where its trainer keeps one) before it counts as failed, in each run of the study."""
 
     max_trials: int | None = None
     max_wall_time_s: float | None = None
     max_failures: int | None = None
     max_epochs: int | None = None
+    max_retries: int = 0
 
 
 @attrs.frozen

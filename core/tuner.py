@@ -390,13 +390,14 @@ class Tuner(BaseHyperparameterTuner):
     def run_trials(self, space: SearchSpace, data: DataSplits, resume: bool = True) -> list[int]:
         """Run the search on ``data``; return the ids of the trials this run started.
 
-        ``resume``: first mark trials a dead study process left running as interrupted
-        and let the search and the budget count the finished ones (a sweep job shares
-        its study with concurrent jobs, so it does not)."""
+        ``resume``: first continue the trials a dead study process left running (and
+        retry failed ones, within ``max_retries``), and let the search and the budget
+        count the finished ones (a sweep job shares its study with concurrent jobs, so
+        it does not)."""
         assert self.study is not None
         engine = self._engine(self.study)
-        past = engine.recover() if resume else []
         budget = self.optimizer.budget()
+        past = engine.recover(budget.max_retries) if resume else []
         context = SearchContext(
             space, self.perf_metric, self.mode, budget, tuple(past), self.metadata_tracker
         )

@@ -258,6 +258,17 @@ class OptimizerConformance(ComponentConformance):
         assert len(set(points)) == len(points), f"a point proposed twice: {points}"
         assert len(points) <= size
 
+    def test_a_trial_resumed_without_a_proposal_is_not_proposed_again(
+        self, build: Any, context: SearchContext
+    ) -> None:
+        """A rerun continues its interrupted trials (``on_start`` with no ``suggest``)."""
+        space = SearchSpace.parse(FINITE_SPACE)
+        search = self.search(build(), attrs.evolve(context, space=space))
+        resumed = space.grid()[1]
+        search.on_start(FIRST_ID - ID_STEP, *resumed)
+        trials = self.run(search, context.budget, len(space.grid()) + 5)
+        assert resumed not in [(t.trainer, t.params) for t in trials]
+
     def test_its_bookkeeping_holds_exactly_the_running_trials(
         self, optimizer: Optimizer, context: SearchContext
     ) -> None:

@@ -92,6 +92,8 @@ class LocalBackend(Backend):
         self.gpus = 0
         #: how many workers were started to replace dead ones
         self.replaced = 0
+        #: trial id -> index of the worker that ran it last
+        self.ran_on: dict[int, int] = {}
 
     # ------------------------------------------------------------------ workers
 
@@ -129,7 +131,12 @@ class LocalBackend(Backend):
         return sum(1 for w in self.workers if w.trial is None)
 
     def submit(self, task: TrialTask) -> None:
-        worker = next(w for w in self.workers if w.trial is None)
+        """Give ``task`` to a free worker: one that did not run it last, where there is
+        one (a trial retried after a failure gets another worker)."""
+        free = [w for w in self.workers if w.trial is None]
+        last = self.ran_on.get(task.trial_id)
+        worker = next((w for w in free if w.index != last), free[0])
+        self.ran_on[task.trial_id] = worker.index
         message = self.job_message(task)
         try:
             worker.conn.send(message)

@@ -382,6 +382,17 @@ class SQLiteTracker(MetadataTracker, MetricsTracker):
             metrics = _trial_metrics(conn, "trial_id = ?", trial_id).get(trial_id, {})
         return _trial(row, metrics)
 
+    def reopen_trial(self, trial_id: int) -> TrialRecord:
+        with self._transaction(write=True) as conn:
+            self._require_trial(conn, trial_id)
+            conn.execute(
+                "UPDATE trials SET status = 'running', ended_at = NULL, error = NULL WHERE id = ?",
+                (trial_id,),
+            )
+            row = conn.execute("SELECT * FROM trials WHERE id = ?", (trial_id,)).fetchone()
+            metrics = _trial_metrics(conn, "trial_id = ?", trial_id).get(trial_id, {})
+        return _trial(row, metrics)
+
     def list_trials(self, study_id: int) -> list[TrialRecord]:
         with self._transaction() as conn:
             self._require_study(conn, study_id)

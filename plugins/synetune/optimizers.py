@@ -53,7 +53,7 @@ class SyneTuneOptimizer(Optimizer):
 
     def budget(self) -> Budget:
         c = self.config
-        return Budget(c.max_trials, c.max_wall_time_s, c.max_failures, c.max_epochs)
+        return Budget(c.max_trials, c.max_wall_time_s, c.max_failures, c.max_epochs, c.max_retries)
 
     def needs_finite_space(self) -> bool:
         return self.config.name == "grid"
@@ -71,8 +71,11 @@ class SyneTuneOptimizer(Optimizer):
         randomness = Randomness(self.config.seed)
         with _quiet_searcher_warning(), randomness.active():
             scheduler = self._scheduler(context)
-        history = () if self.config.name == "grid" else context.history
-        return SchedulerSearch(scheduler, context.space, context.perf_metric, history, randomness)
+        grid = self.config.name == "grid"  # it skips the points the study ran itself
+        history = () if grid else context.history
+        return SchedulerSearch(
+            scheduler, context.space, context.perf_metric, history, randomness, unique=not grid
+        )
 
     # ------------------------------------------------------------------ schedulers
 

@@ -38,6 +38,12 @@ class GridScheduler(TrialScheduler):
     def suggest(self) -> TrialSuggestion | None:
         return TrialSuggestion.start_suggestion(self.queue.popleft()) if self.queue else None
 
+    def started_elsewhere(self, config: dict[str, Any]) -> None:
+        """A trial of ``config`` runs without having been proposed here (a resumed study's
+        interrupted or retried trial): do not propose it again."""
+        if config in self.queue:
+            self.queue.remove(config)
+
     def metric_names(self) -> list[str]:
         return [self.metric]
 
@@ -128,8 +134,12 @@ class SchedulerSearch(Search):
         metric: str,
         history: Sequence[PastTrial] = (),
         randomness: Randomness | None = None,
+        unique: bool = True,
     ) -> None:
+        """``unique=False``: propose what the scheduler proposes (the grid enumerates the
+        values as the config lists them)."""
         self.scheduler = scheduler
+        self.unique = unique
         self.space = space
         self.metric = metric
         self.randomness = randomness or Randomness(0)
@@ -157,14 +167,14 @@ class SchedulerSearch(Search):
 
     def suggest(self) -> tuple[str, dict[str, Any]] | None:
         size = space_size(self.space)
-        if size is not None and len(self.started) >= size:
+        if self.unique and size is not None and len(self.started) >= size:
             return None
         with self.randomness.active():
             suggestion = self.scheduler.suggest()
         if suggestion is None:
             return None
         point = decode(self.space, suggestion.config)
-        if point_key(*point) not in self.started:
+        if not self.unique or point_key(*point) not in self.started:
             self._pending = suggestion.config
             return point
         return self._unseen_at_random()
@@ -192,6 +202,8 @@ class SchedulerSearch(Search):
 
     def on_start(self, trial_id: int, trainer: str, params: Mapping[str, Any]) -> None:
         config = self._pending or encode(self.space, trainer, params)
+        if self._pending is None and isinstance(self.scheduler, GridScheduler):
+            self.scheduler.started_elsewhere(config)
         self._pending = None
         self.started.add(point_key(trainer, params))
         trial = Trial(trial_id=trial_id, config=config, creation_time=datetime.datetime.now())

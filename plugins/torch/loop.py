@@ -17,8 +17,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from hyperplug.checkpoint import TrialCheckpoint
 from hyperplug.config import improves
 from hyperplug.interfaces import Reporter
+from hyperplug.plugins.torch.checkpoint import resume_training, save_training
 from hyperplug.plugins.torch.runtime import Runtime
 
 #: a training-batch augmentation: (batch, generator) -> batch
@@ -207,6 +209,7 @@ def fit(
     transform: Transform | None = None,
     workers: int = 0,
     pin_memory: bool = False,
+    checkpoint: TrialCheckpoint | None = None,
 ) -> None:
     """Train for ``config.epochs`` epochs, reporting after each (epochs count from 1).
 
@@ -215,7 +218,9 @@ def fit(
     ``val_accuracy``. The weights of the best epoch by ``report.perf_metric``/
     ``report.mode`` are kept and put back at the end (the last epoch's weights stay if
     that metric is not among the reported ones). Training stops early when ``report``
-    returns False. Without workers the splits are moved to the device once.
+    returns False. Without workers the splits are moved to the device once. With a
+    ``checkpoint``, the state after every epoch the report let go on is saved there,
+    and a checkpoint found at the start is resumed from (``checkpoint.py``).
     """
     optimizer = make_optimizer(model.parameters(), config)
     scheduler = make_scheduler(optimizer, config)
@@ -227,7 +232,12 @@ def fit(
     batches = Batches(*train, config.batch_size, generator, workers, pin)
     best_value: float | None = None
     best_state: dict[str, torch.Tensor] | None = None
-    for epoch in range(1, config.epochs + 1):
+    start = 1
+    if checkpoint is not None:
+        resumed = resume_training(checkpoint, model, optimizer, scheduler, generator, runtime)
+        if resumed is not None:
+            start, best_value, best_state = resumed
+    for epoch in range(start, config.epochs + 1):
         train_loss = train_epoch(model, optimizer, batches, config, runtime, transform)
         if scheduler is not None:
             scheduler.step()
@@ -239,5 +249,17 @@ def fit(
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         if report(epoch, metrics) is False:
             break
+        if checkpoint is not None:
+            save_training(
+                checkpoint,
+                epoch,
+                model,
+                optimizer,
+                scheduler,
+                generator,
+                runtime,
+                best_value,
+                best_state,
+            )
     if best_state is not None:
         model.load_state_dict(best_state)

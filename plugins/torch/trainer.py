@@ -80,6 +80,7 @@ class TorchTrainer(ModelTrainer):
             self.eval_batch_size,
             self.runtime,
             transform=self.training_transform(),
+            checkpoint=getattr(report, "checkpoint", None),
             **self.loader_options(),
         )
 

@@ -212,6 +212,7 @@ EXPECTED_FAILURES = {
     "TestCareless::test_stopping_by_epoch_spends_fewer_epochs",
     "TestCareless::test_never_proposes_a_point_twice_until_the_space_is_exhausted",
     "TestCareless::test_resumes_from_the_history_of_its_study",
+    "TestCareless::test_a_trial_resumed_without_a_proposal_is_not_proposed_again",
 }
 
 
