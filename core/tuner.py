@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import abc
 import itertools
+import json
 import math
 import secrets
 import time
@@ -54,6 +55,9 @@ from hyperplug.secrets import redact
 from hyperplug.staging import is_staged, load_staged, remove_staged, study_dir, trial_dir
 from hyperplug.trainers import Algo, TrainerSpec, restore_model, trainer_spec, trial_config
 from hyperplug.trial_runner import execute_trial
+
+#: the key of a study's recorded config that says what it searches
+SIGNATURE = "search_signature"
 
 
 class BaseHyperparameterTuner(abc.ABC):
@@ -304,12 +308,43 @@ class BaseHyperparameterTuner(abc.ABC):
         return space
 
     def start_study(self) -> StudyRecord:
-        config = redact(self.study_config)  # what trackers and observers may write down
+        """Start the study, or join it if it exists. Its record keeps what it searches
+        (``SIGNATURE``: the space, the trainers' configs, the data's fingerprint), which a
+        resumed run must match (``check_same_search``)."""
+        config = redact({**self.study_config, SIGNATURE: self.signature()})
         self.study = self.metadata_tracker.start_study(
             self.study_name, self.perf_metric, self.mode, config
         )
         self.manager.notify("on_study_start", study=self.study, config=config)
         return self.study
+
+    def signature(self) -> dict[str, Any]:
+        """What a study searches, as JSON: a run of the study must search the same."""
+        names = self.algos
+        return {
+            "training_params": {name: self.training_params[algo] for name, algo in names.items()},
+            "trainer_configs": {
+                name: config for name, config in self.trainer_configs.items() if name in names
+            },
+            "data": self.data.fingerprint if self.data is not None else None,
+        }
+
+    def check_same_search(self, study: StudyRecord) -> None:
+        """Refuse to run a study that was started with another search space, trainer
+        config or data: its trials would mix two searches (and an old trial could win)."""
+        recorded = study.config.get(SIGNATURE)
+        if not isinstance(recorded, Mapping):
+            return  # recorded before signatures were
+        ours = json.loads(json.dumps(redact(self.signature()), default=str))
+        parts = {"training_params": "search space", "trainer_configs": "trainer config"}
+        differ = [what for key, what in parts.items() if recorded.get(key) != ours[key]]
+        if recorded.get("data") and ours["data"] and recorded["data"] != ours["data"]:
+            differ.append("data")
+        if differ:
+            raise ConfigError(
+                f"study '{study.name}' was started with another {' and '.join(differ)}; "
+                "run it with the same ones, or start a new study: study=<new name>"
+            )
 
     def _engine(self, study: StudyRecord, staged: bool = True) -> Engine:
         return Engine(
@@ -375,6 +410,7 @@ class Tuner(BaseHyperparameterTuner):
         check_learnable(data)
         self.data = data
         study = self.start_study()
+        self.check_same_search(study)
         if study.status == "completed" and study.winner_version:
             self.already_complete = True
             return self.load_winner()

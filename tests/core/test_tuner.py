@@ -308,3 +308,29 @@ def test_a_rerun_retries_the_failed_trials_once_the_cause_is_fixed(
         (t.id, "completed", None) for t in failed
     ]
     assert rerun.study.status == "completed" and rerun.winner.ref == "m:v1"
+
+
+def test_a_study_resumed_with_another_search_is_refused_in_one_line(
+    tracker: Any, store: Any, tmp_path: Any, digits_splits: Any
+) -> None:
+    params = {FlakyTrainer: {"fail_with": ["none"], "epochs": [2, 3]}}
+    first = make_tuner(tracker, store, params, model_name="m", home=tmp_path, study_name="s")
+    first.data = digits_splits
+    first.start_study()  # interrupted before its first trial ended
+    study = tracker.get_study("s")
+
+    other_data = attrs.evolve(digits_splits, fingerprint="0" * 64)
+    for changed, kwargs, data, what in (
+        ({FlakyTrainer: {"fail_with": ["none"], "epochs": [5]}}, {}, digits_splits, "search space"),
+        (params, {"trainer_configs": {"flaky": {"epochs": 9}}}, digits_splits, "trainer config"),
+        (params, {}, other_data, "data"),
+    ):
+        rerun = make_tuner(
+            tracker, store, changed, model_name="m", home=tmp_path, study_name="s", **kwargs
+        )
+        with pytest.raises(ConfigError) as error:
+            rerun.run_experiment(data)
+        message = str(error.value)
+        assert message.startswith(f"study 's' was started with another {what}"), message
+        assert "study=<new name>" in message and "\n" not in message
+    assert tracker.list_trials(study.id) == [] and tracker.get_study("s") == study
