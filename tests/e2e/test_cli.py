@@ -238,3 +238,26 @@ def test_secrets_never_reach_the_terminal_on_error_paths(tmp_path: Path) -> None
     assert "+api_token=***" in job.stderr
     for result in (hint, job):
         assert "sk-live-X" not in result.stdout + result.stderr
+
+
+def test_a_damaged_tracker_file_is_refused_and_left_unchanged(tmp_path: Path) -> None:
+    from hyperplug.plugins.sqlite import SQLiteTracker, SQLiteTrackerConfig
+
+    db = tmp_path / ".hyperplug" / "hyperplug.db"
+    tracker = SQLiteTracker(SQLiteTrackerConfig(path=str(db)))
+    study = tracker.start_study("old", "val_accuracy", "max", {})
+    for _ in range(40):
+        tracker.start_trial(study.id, "mlp", {"pad": "x" * 300}, {})
+    tracker.close()
+    data = bytearray(db.read_bytes())
+    page = int.from_bytes(data[16:18], "big")
+    data[len(data) - page + 3 : len(data) - page + 5] = b"\xff\xff"  # a leaf claims 65535 cells
+    db.write_bytes(bytes(data))
+
+    result = hyperplug(tmp_path, *FAST, "study=fresh")
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    expected = "hyperplug: error: tracker database '.hyperplug/hyperplug.db' is damaged"
+    assert line.startswith(expected), line
+    assert "nothing was written" in line and "tracker.path" in line
+    assert db.read_bytes() == bytes(data)
