@@ -1,7 +1,7 @@
 """hyperplug: tune, track and version-control machine-learning models, built from plugins.
 
 ``hyperplug.hookimpl`` is what plugins import; the Python API (``Tuner``, ``GridTuner``, ``build``,
-``load_model``, ``run_study``) is imported on first use so that ``import hyperplug``
+``load_model``, ``update``, ``run_study``) is imported on first use so that ``import hyperplug``
 stays cheap for plugins and the CLI.
 """
 
@@ -29,6 +29,7 @@ _LAZY = {
     "Tuner": "hyperplug.tuner",
     "build": "hyperplug.api",
     "load_model": "hyperplug.api",
+    "update": "hyperplug.api",
     "run_study": "hyperplug.study",
     "Component": "hyperplug.components",
     "report": "hyperplug.reporting",

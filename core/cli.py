@@ -1,7 +1,9 @@
 """The ``hyperplug`` console script.
 
 ``hyperplug [OVERRIDES]`` is the Hydra app (``--multirun``, ``--help``, ``--cfg job``
-work as in any Hydra app); a first word naming an inspection command (``plugins``,
+work as in any Hydra app); ``hyperplug update [OVERRIDES]`` is the same app choosing an
+updater (``updater=er`` unless the overrides name one), so the run updates ``model=``
+on the configured data; a first word naming an inspection command (``plugins``,
 ``studies``, ``study``, ``models``, ``model``) runs that command instead.
 """
 
@@ -11,6 +13,8 @@ import os
 import sys
 
 INSPECTION_COMMANDS = ("plugins", "studies", "study", "models", "model")
+#: the updater ``hyperplug update`` chooses when the overrides name none
+DEFAULT_UPDATER = "er"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -39,6 +43,10 @@ def _main(argv: list[str] | None) -> None:
         from hyperplug.commands import run_command
 
         sys.exit(run_command(args[0], args[1:]))
+    if args and args[0] == "update":
+        args = args[1:]
+        if not any(a.lstrip("+~").split("=", 1)[0] == "updater" for a in args):
+            args = [f"updater={DEFAULT_UPDATER}", *args]
     from hyperplug.help import print_help, wants_app_help
 
     if wants_app_help(args):

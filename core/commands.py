@@ -153,7 +153,8 @@ def show_models(positional: list[str], cfg: Any) -> int:
             f"models: {', '.join(names) or 'none'}"
         )
     table = Table(title="model versions", title_justify="left")
-    for column in ("version", "aliases", "trainer", "metrics", "study", "parent", "created"):
+    columns = ("version", "aliases", "trainer", "updater", "metrics", "study", "parent", "created")
+    for column in columns:
         table.add_column(column)
     for version in versions:
         metrics = {k: v for k, v in version.meta.metrics.items() if "accuracy" in k or "loss" in k}
@@ -161,6 +162,7 @@ def show_models(positional: list[str], cfg: Any) -> int:
             version.ref,
             ", ".join(version.aliases) or "-",
             version.meta.trainer,
+            version.meta.updater or "-",
             format_params(metrics),
             version.meta.study or "-",
             version.meta.parent or "-",
@@ -190,6 +192,8 @@ def show_model(positional: list[str], cfg: Any) -> int:
         "study": version.meta.study or "-",
         "trial": str(version.meta.trial_id),
         "data fingerprint": version.meta.data_fingerprint or "-",
+        "parent": version.meta.parent or "-",
+        **update_rows(version),
     }
     for key, value in rows.items():
         console.print(f"{key:>17}: {value}", markup=False, highlight=False)
@@ -213,6 +217,31 @@ def _verify(vcs: Any, ref: str) -> str | None:
     except HyperplugError as exc:
         return str(exc)
     return None
+
+
+def update_rows(version: Any) -> dict[str, str]:
+    """What ``hyperplug model`` shows of an update: the updater and its config, the
+    chunk, the classes it added, the memory the version keeps for the next update."""
+    if not version.meta.updater:
+        return {}
+    update = version.meta.update or {}
+    settings = {k: v for k, v in update.get("updater_config", {}).items() if k != "name"}
+    chunk = update.get("chunk", {})
+    buffer = update.get("state", {}).get("buffer")
+    memory = update.get("val_memory", {})
+    rows = {
+        "updater": f"{version.meta.updater} ({format_params(settings)})",
+        "chain": f"version {int(update.get('index', 0)) + 1} of its chain",
+        "chunk": format_params(chunk),
+        "classes added": ", ".join(map(str, update.get("classes_added", []))) or "-",
+        "buffer": (
+            f"{buffer.get('size', 0)} rows ({buffer.get('kind')}, max {buffer.get('max_size')})"
+            if buffer
+            else "-"
+        ),
+        "val memory": f"{memory.get('size', 0)} rows" if memory else "-",
+    }
+    return rows
 
 
 def _when(timestamp: float) -> str:

@@ -25,6 +25,8 @@ KINDS: tuple[str, ...] = (
     "backend",
     "optimizer",
     "updater",
+    "scenario",
+    "detector",
 )
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -8,6 +8,8 @@ starts.
 
 from __future__ import annotations
 
+import copy
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -26,7 +28,16 @@ MODES = ("max", "min")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 DEFAULT_METRICS = ("train_loss", "val_loss", "val_accuracy")
 #: the top-level keys of the composed config besides the component groups (``KINDS``)
-STUDY_KEYS = ("study", "model_name", "perf_metric", "mode", "metrics", "training_params", "home")
+STUDY_KEYS = (
+    "study",
+    "model_name",
+    "model",
+    "perf_metric",
+    "mode",
+    "metrics",
+    "training_params",
+    "home",
+)
 #: words in a metric's name that mean lower is better (when ``mode`` is not given)
 _LOWER_IS_BETTER = re.compile(r"loss|error|mse|mae|rmse|perplexity|nll", re.IGNORECASE)
 
@@ -67,12 +78,34 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+#: configs validated before, by (class, node as JSON): OmegaConf's merge and conversion
+#: cost ~10 ms a call, and a study validates the same trial config several times
+_VALIDATED: dict[tuple[type, str], Any] = {}
+_VALIDATED_MAX = 512
+
+
 def make_config(config_class: type, node: Mapping[str, Any] | None, where: str) -> Any:
     """An instance of ``config_class`` with ``node``'s values, validated.
 
     ``where`` is the config path of the node (``trainer``, ``training_params.mlp``) and
-    prefixes every error so the user sees which key is wrong.
+    prefixes every error so the user sees which key is wrong. Each call returns a new
+    instance (a node validated before is copied, not validated again).
     """
+    try:
+        key = (config_class, json.dumps(to_plain(node or {}), sort_keys=True))
+    except (TypeError, ValueError):
+        key = None  # not JSON: validate it every time
+    if key is not None and key in _VALIDATED:
+        return copy.deepcopy(_VALIDATED[key])
+    config = _validated(config_class, node, where)
+    if key is not None:
+        if len(_VALIDATED) >= _VALIDATED_MAX:
+            _VALIDATED.clear()
+        _VALIDATED[key] = copy.deepcopy(config)
+    return config
+
+
+def _validated(config_class: type, node: Mapping[str, Any] | None, where: str) -> Any:
     try:
         # an instance: a class with attrs.Factory defaults does not convert
         schema = OmegaConf.structured(config_class())
@@ -125,10 +158,28 @@ class StudySettings:
     training_params: dict[str, dict[str, Any]]
     study: str | None = None
     home: str = ".hyperplug"
+    #: ``training_params=default``: search the component's own default space
+    default_space: bool = False
 
     @property
     def maximize(self) -> bool:
         return self.mode == "max"
+
+
+#: ``training_params=default``: the trainer's (an update: the updater's) own search space
+DEFAULT_SPACE = "default"
+
+
+def default_search_space(component: Component) -> dict[str, Any]:
+    """The search space a trainer or updater declares (``search_space`` on its config
+    class), for ``training_params=default``."""
+    space = getattr(component.config_class, "search_space", None)
+    if not space:
+        raise ConfigError(
+            f"training_params=default: {component.kind} {component.name} declares no default "
+            f"search space; give training_params.{component.name}.<param>=<values or range>"
+        )
+    return dict(space)
 
 
 def _check_training_params(raw: Any) -> dict[str, dict[str, Any]]:
@@ -136,10 +187,13 @@ def _check_training_params(raw: Any) -> dict[str, dict[str, Any]]:
     are parsed by ``hyperplug.search_space``."""
     from hyperplug.search_space import SearchSpace
 
-    if raw is None:
+    if raw is None or raw == DEFAULT_SPACE:
         return {}
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"training_params must map trainer names to {{param: spec}}, got {raw!r}")
+        raise ConfigError(
+            f"training_params must map trainer names to {{param: spec}} (or be 'default': "
+            f"the trainer's own search space), got {raw!r}"
+        )
     grid: dict[str, dict[str, Any]] = {}
     for trainer, params in raw.items():
         if params is None:
@@ -191,6 +245,7 @@ def study_settings(cfg: Mapping[str, Any]) -> StudySettings:
         mode=mode,
         metrics=tuple(metrics),
         training_params=_check_training_params(cfg.get("training_params")),
+        default_space=cfg.get("training_params") == DEFAULT_SPACE,
         study=study,
         home=str(cfg.get("home") or ".hyperplug"),
     )

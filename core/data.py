@@ -34,10 +34,17 @@ class Dataset:
     y: np.ndarray = attrs.field(repr=False)
     classes: tuple[str, ...]
     fingerprint: str
+    #: names of the feature columns of tabular data (``x[:, i]``), when the source has them
+    features: tuple[str, ...] = ()
 
     @classmethod
     def from_arrays(
-        cls, name: str, x: np.ndarray, y: np.ndarray, classes: tuple[str, ...] | None = None
+        cls,
+        name: str,
+        x: np.ndarray,
+        y: np.ndarray,
+        classes: tuple[str, ...] | None = None,
+        features: tuple[str, ...] = (),
     ) -> Dataset:
         """Build a dataset, encoding labels to 0..k-1 if ``classes`` is not given."""
         x = np.asarray(x)
@@ -46,7 +53,7 @@ class Dataset:
             labels, y = np.unique(y, return_inverse=True)
             classes = tuple(str(label) for label in labels)
         y = y.astype(np.int64)
-        return cls(name, x, y, tuple(classes), fingerprint_arrays(x, y))
+        return cls(name, x, y, tuple(classes), fingerprint_arrays(x, y), tuple(features))
 
     def __len__(self) -> int:
         return len(self.y)

@@ -114,11 +114,15 @@ class Engine:
         study_dir: Path | None,
         view: Any = None,
         failures_key: str = "optimizer.max_failures",
+        require_metric: bool = True,
     ) -> None:
         """``failures_key``: the setting the max-failures error names (the sweeper's is
-        ``hydra.sweeper.max_failures``)."""
+        ``hydra.sweeper.max_failures``). ``require_metric``: a trial that ends without
+        reporting ``perf_metric`` fails (a trainer's bug); False: it completes without a
+        value (the sweeper's Hydra job whose task function returned none)."""
         self.study = study
         self.failures_key = failures_key
+        self.require_metric = require_metric
         self.tracker = metadata_tracker
         self.metrics = metrics_tracker
         self.manager = manager
@@ -136,6 +140,8 @@ class Engine:
         #: tasks waiting for a free slot: retries and resumed trials
         self.queue: deque[TrialTask] = deque()
         self.max_retries = 0
+        #: the error of the latest failed trial, for the max-failures message
+        self.last_error: str | None = None
 
     # ------------------------------------------------------------------ resume
 
@@ -268,7 +274,11 @@ class Engine:
         run = self.running[end.trial_id]
         error = run.failure or end.error
         error = redact_text(error) if error else None
-        if error is None and (run.last is None or self.perf_metric not in run.last):
+        if (
+            error is None
+            and self.require_metric
+            and (run.last is None or self.perf_metric not in run.last)
+        ):
             error = f"perf_metric '{self.perf_metric}' was never reported"
         if error is not None and self._retry(run, error):
             return run.record
@@ -316,6 +326,8 @@ class Engine:
             self.running[trial_id].stopped = True
 
     def _count(self, record: TrialRecord) -> None:
+        if record.status == "failed" and record.error:
+            self.last_error = record.error
         self.tally.counted += 1
         setattr(self.tally, record.status, getattr(self.tally, record.status) + 1)
         value = record.metrics.get(self.perf_metric)
@@ -410,6 +422,6 @@ class Engine:
                 backend.stop(trial_id)
             raise HyperplugError(
                 f"study '{self.study.name}': {self.tally.failed} trials failed, more than "
-                f"{self.failures_key}={budget.max_failures}; see `hyperplug study "
-                f"{self.study.name}` for their errors"
+                f"{self.failures_key}={budget.max_failures} (the last: {self.last_error}); "
+                f"see `hyperplug study {self.study.name}` for their errors"
             )

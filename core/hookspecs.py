@@ -62,6 +62,18 @@ def register_updaters() -> list[Any]:
 
 
 @hookspec
+def register_scenarios() -> list[Any]:
+    """Return ``scenario`` components (``Scenario`` factories: cut a dataset into a stream
+    of chunks, to simulate a model's updates)."""
+
+
+@hookspec
+def register_detectors() -> list[Any]:
+    """Return ``detector`` components (``DriftDetector`` factories: test whether new data
+    differs from the data a model version was trained on)."""
+
+
+@hookspec
 def register_config_nodes() -> list[tuple[str, str, Any]]:
     """Return extra Hydra config nodes as ``(group, name, node)`` tuples.
 

@@ -79,16 +79,33 @@ def _run_job(cfg: Any) -> float | None:
 
     hydra_cfg = HydraConfig.get()
     protect_run_files(hydra_cfg)
+    if cfg.get("scenario") is not None:
+        return _run_stream_job(cfg, hydra_cfg)
     if hydra_cfg.mode == RunMode.MULTIRUN:
-        swept = swept_trainer_keys(hydra_cfg.overrides.task)
+        swept = swept_keys(hydra_cfg.overrides.task)
         return run_sweep_job(cfg, Path(hydra_cfg.sweep.dir), swept)
     view = LiveView(str(cfg.perf_metric))
     try:
-        result = run_study(cfg, view=view)
+        result = run_study(cfg, view=view, overrides=list(hydra_cfg.overrides.task))
     finally:
         view.close()
     show_result(result, Path(hydra_cfg.runtime.output_dir))
     return result.best_value
+
+
+def _run_stream_job(cfg: Any, hydra_cfg: Any) -> float | None:
+    """A scenario's stream of updates (one job of a ``--multirun`` runs a whole stream);
+    ``stream.json`` in the job's directory lets the sweep compare the jobs."""
+    from hyperplug.live import LiveView
+    from hyperplug.stream import run_stream, show_stream
+
+    view = LiveView(str(cfg.perf_metric))
+    try:
+        result = run_stream(cfg, view=view, overrides=list(hydra_cfg.overrides.task))
+    finally:
+        view.close()
+    show_stream(result, Path(hydra_cfg.runtime.output_dir))
+    return result.final.get("average_accuracy")
 
 
 def protect_run_files(hydra_cfg: Any) -> None:
@@ -129,13 +146,14 @@ def redact_yaml_file(path: Path) -> None:
         os.replace(tmp, path)
 
 
-def swept_trainer_keys(task_overrides: Any) -> list[str]:
-    """The ``trainer.*`` keys a sweep job overrides: they are the trial's params."""
+def swept_keys(task_overrides: Any) -> list[str]:
+    """The ``trainer.*`` (and an update's ``updater.*``) keys a sweep job overrides: they
+    are the trial's params."""
     keys = []
     for override in task_overrides:
         key = override.split("=", 1)[0].lstrip("+~")
-        if key.startswith("trainer.") and key.count(".") == 1:
-            keys.append(key.split(".", 1)[1])
+        if key.startswith(("trainer.", "updater.")) and key.count(".") == 1:
+            keys.append(key)
     return keys
 
 

@@ -1,4 +1,5 @@
-"""Hydra callbacks: when a ``--multirun`` sweep ends, its study's winner is versioned once."""
+"""Hydra callbacks: when a ``--multirun`` sweep ends, its study's winner is versioned once
+(or, when every job ran a stream of updates, the streams are compared)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,15 @@ class StudySweepCallback(Callback):
         from hyperplug.summary import print_study, write_summary
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
+        summaries = sorted(sweep_dir.glob("*/stream.json"))
+        if summaries:  # every job ran a stream of its own: compare them
+            import json
+
+            from hyperplug.stream import compare_streams
+            from hyperplug.summary import console
+
+            console().print(compare_streams([json.loads(p.read_text()) for p in summaries]))
+            return
         app_config = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
         # raised further, Hydra would only warn and exit 0 (no trial reached the metric)
         with user_errors_exit():

@@ -16,6 +16,7 @@ import attrs
 import numpy as np
 
 from hyperplug.data import ArraySplit, Dataset, DataSplits
+from hyperplug.validators import non_negative_int, one_of
 
 # --------------------------------------------------------------------------- data
 
@@ -230,6 +231,11 @@ class VersionMeta:
     trial_id: int | None = None
     data_fingerprint: str | None = None
     parent: str | None = None
+    #: the updater that made this version from ``parent`` (None: trained from scratch)
+    updater: str | None = None
+    #: what an update recorded: its index in the chain, the updater's config, the chunk's
+    #: sizes, the classes it added, the memory it keeps (see ``hyperplug.update_state``)
+    update: dict[str, Any] = attrs.Factory(dict)
 
 
 @attrs.frozen
@@ -419,6 +425,9 @@ class SearchContext:
     budget: Budget
     history: tuple[PastTrial, ...] = ()
     tracker: Any = None
+    #: the studies that made the model an update starts from, nearest first (RUSH
+    #: warm-starts from them when no reference study is given)
+    lineage: tuple[str, ...] = ()
 
 
 class Search(abc.ABC):
@@ -474,3 +483,154 @@ class Optimizer(abc.ABC):
         """True when the optimizer decides on per-epoch results (ASHA and its kin): a
         trial that only reports its final value gives it nothing to work with."""
         return False
+
+
+# --------------------------------------------------------------------------- retraining
+
+
+@attrs.define
+class UpdaterConfig:
+    """Settings every ``updater`` config has (subclass it for an updater's own config).
+
+    ``val_memory_size``: how many validation rows of earlier chunks (class-balanced) a
+    version keeps, so that the next update is validated on old data as well as new;
+    ``new_classes``: ``grow`` lets a chunk bring classes the model has not seen (the
+    output layer grows), ``refuse`` makes such a chunk an error (a fixed head).
+    """
+
+    name: str = "fine_tuning"
+    val_memory_size: int = attrs.field(default=1000, validator=non_negative_int)
+    new_classes: str = attrs.field(default="grow", validator=one_of(("grow", "refuse")))
+
+
+@attrs.frozen
+class UpdateState:
+    """What an update hands to the next one besides the model's weights: ``arrays``
+    (memory buffer rows, EWC's Fisher estimates, ...) saved as safetensors with the
+    version, and JSON-able ``info`` (buffer bookkeeping, counters). Never pickled."""
+
+    arrays: dict[str, np.ndarray] = attrs.Factory(dict)
+    info: dict[str, Any] = attrs.Factory(dict)
+
+
+@attrs.frozen
+class UpdateContext:
+    """What an update knows besides its data and state.
+
+    ``index`` counts the updates before this one in the chain (0: the first, from
+    scratch or from a model trained by a study); ``seed`` seeds the updater's own
+    randomness (the trainer's ``seed`` seeds training); the first ``n_new_val`` rows of
+    ``data.val`` are the chunk's own, the rest the validation memory of earlier chunks.
+    """
+
+    index: int
+    seed: int
+    n_new_val: int
+    parent: str | None = None
+
+
+class MemoryBuffer(abc.ABC):
+    """A bounded sample of earlier training rows for the replay updaters.
+
+    ``add`` offers rows; the policy decides which stay (reservoir sampling, class
+    balance, a sliding window). Rows keep their original dtype and shape; ``extras``
+    are per-row arrays kept beside them (DER's logits). ``to_state``/``from_state``
+    turn a buffer into arrays and JSON and back, exactly (same rows, same counters).
+    """
+
+    max_size: int | None
+
+    @abc.abstractmethod
+    def add(
+        self, x: np.ndarray, y: np.ndarray, extras: Mapping[str, np.ndarray] | None = None
+    ) -> list[tuple[int, int]]:
+        """Offer rows; return ``(slot, row)`` for each row that was stored."""
+
+    @abc.abstractmethod
+    def __len__(self) -> int: ...
+
+    @property
+    @abc.abstractmethod
+    def x(self) -> np.ndarray: ...
+
+    @property
+    @abc.abstractmethod
+    def y(self) -> np.ndarray: ...
+
+
+class Updater(abc.ABC):
+    """An ``updater`` component: turns model version N and a chunk of new data into the
+    model of version N+1.
+
+    ``update`` trains ``trainer`` (restored from version N, or built but not yet
+    fitted for the first update of a chain) on ``data``: the chunk's train/val/test
+    splits with labels in the model's class order (a chunk may add classes at the end),
+    validation joined with the memory of earlier chunks. It reports every epoch like
+    ``ModelTrainer.fit`` (and stops when the reporter says so), keeps the best epoch's
+    weights, and returns the state version N+1 carries to the next update.
+    """
+
+    #: the registered component name, set by subclasses
+    name: ClassVar[str]
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    def check(self, trainer: ModelTrainer) -> None:  # noqa: B027 - optional
+        """Raise a ``ConfigError`` when this updater cannot update ``trainer`` (the
+        study checks it once, before any trial)."""
+
+    @abc.abstractmethod
+    def update(
+        self,
+        trainer: ModelTrainer,
+        data: DataSplits,
+        state: UpdateState,
+        report: Reporter,
+        context: UpdateContext,
+    ) -> UpdateState: ...
+
+
+class Scenario(abc.ABC):
+    """A ``scenario`` component: cuts a dataset into a stream of chunks, to simulate the
+    data a model receives over time (classes arriving, inputs drifting, ...).
+
+    ``chunks`` returns the chunks in the order they arrive, each a ``Dataset`` with the
+    whole dataset's ``classes`` (the configured splitter cuts each into train/val/test).
+    The same config and dataset always give the same chunks. A dataset the scenario
+    cannot cut (too few classes or rows, a missing column, tabular data for an image
+    scenario) is a ``DataError`` naming the ``scenario.<key>``.
+    """
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    @abc.abstractmethod
+    def chunks(self, dataset: Dataset) -> list[Dataset]: ...
+
+
+@attrs.frozen
+class DriftResult:
+    """A two-sample test of new data against a model's data: the ``statistic``, its
+    ``p_value`` under "no shift", and ``shift`` (``p_value`` below the detector's level);
+    ``details`` say more (per-feature p-values, the features that moved)."""
+
+    detector: str
+    statistic: float
+    p_value: float
+    shift: bool
+    n_reference: int
+    n_new: int
+    details: dict[str, Any] = attrs.Factory(dict)
+
+
+class DriftDetector(abc.ABC):
+    """A ``detector`` component: tests whether ``new`` rows come from another distribution
+    than ``reference`` rows (both shaped (n, *features), the reference a sample of what a
+    model version was trained on)."""
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    @abc.abstractmethod
+    def test(self, reference: np.ndarray, new: np.ndarray) -> DriftResult: ...

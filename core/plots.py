@@ -38,7 +38,7 @@ def write_plots(
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if 0 < len(curves) <= 12:
         ax.legend(fontsize="small")
-    paths.append(_save(fig, directory / "learning_curves.png", plt))
+    paths.append(save_figure(fig, directory / "learning_curves.png", plt))
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     start = min((t.started_at for t in trials), default=0.0)
@@ -58,11 +58,12 @@ def write_plots(
         ylabel=f"best {metric}",
         title=f"{study.name}: best so far",
     )
-    paths.append(_save(fig, directory / "best_so_far.png", plt))
+    paths.append(save_figure(fig, directory / "best_so_far.png", plt))
     return paths
 
 
-def _save(fig: Any, path: Path, plt: Any) -> Path:
+def save_figure(fig: Any, path: Path, plt: Any) -> Path:
+    """Write ``fig`` as a PNG at ``path`` and close it."""
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -41,6 +41,8 @@ REGISTER_HOOKS: dict[str, str] = {
     "backend": "register_backends",
     "optimizer": "register_optimizers",
     "updater": "register_updaters",
+    "scenario": "register_scenarios",
+    "detector": "register_detectors",
 }
 assert set(REGISTER_HOOKS) == set(KINDS)
 

@@ -15,9 +15,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from hyperplug.data import DataSplits
-from hyperplug.interfaces import ModelTrainer
+from hyperplug.interfaces import ModelTrainer, UpdateState
 from hyperplug.secrets import redact
+from hyperplug.update_state import UPDATER_KEY, join_arrays, prefixed
 
 WEIGHTS = "weights.safetensors"
 RECORD = "staged.json"
@@ -31,20 +34,33 @@ def trial_dir(home_or_study_dir: Path, trial_id: int) -> Path:
     return home_or_study_dir / "trials" / str(trial_id)
 
 
-def stage(directory: Path, model: ModelTrainer, params: dict[str, Any], data: DataSplits) -> None:
+def stage(
+    directory: Path,
+    model: ModelTrainer,
+    params: dict[str, Any],
+    data: DataSplits,
+    state: UpdateState | None = None,
+) -> None:
     """Write the model's weights and what it takes to version it, atomically (the record
-    is renamed into place last: a directory without it is not staged)."""
+    is renamed into place last: a directory without it is not staged). An update trial
+    also stages the updater's ``state``: its arrays beside the weights, its info in the
+    record."""
     from safetensors.numpy import save_file
 
     directory.mkdir(parents=True, exist_ok=True)
     extra = {f"test_{k}": float(v) for k, v in model.evaluate(data.test).items()}
-    save_file(dict(model.state_dict()), str(directory / WEIGHTS))
+    weights = dict(model.state_dict())
+    if state is not None:
+        weights = join_arrays(weights, prefixed(state.arrays, UPDATER_KEY))
+    save_file({k: np.ascontiguousarray(v) for k, v in weights.items()}, str(directory / WEIGHTS))
     record = {
         "info": model.model_info(),
         "params": redact(params),
         "extra_metrics": extra,
         "data_fingerprint": data.fingerprint,
     }
+    if state is not None:
+        record["update_state"] = state.info
     tmp = directory / f".{RECORD}.{os.getpid()}"
     tmp.write_text(json.dumps(record, default=float))
     tmp.replace(directory / RECORD)

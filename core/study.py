@@ -15,16 +15,23 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from hyperplug.components import Component
-from hyperplug.config import StudySettings, configure, improves, study_settings, to_plain
+from hyperplug.config import (
+    StudySettings,
+    configure,
+    default_search_space,
+    improves,
+    study_settings,
+    to_plain,
+)
 from hyperplug.data import DataSplits, check_learnable
-from hyperplug.errors import ConfigError, DataError
+from hyperplug.errors import ConfigError, DataError, NotFoundError
 from hyperplug.interfaces import DataRecipe, ModelVersion, StudyRecord, TrialRecord, TrialTask
 from hyperplug.plots import write_plots
 from hyperplug.plugin_manager import PluginManager, get_plugin_manager
@@ -32,6 +39,7 @@ from hyperplug.reporting import ReportSink, TrialStopped
 from hyperplug.search_space import SearchSpace
 from hyperplug.trial_runner import fit_trainer
 from hyperplug.tuner import Tuner
+from hyperplug.update_chain import UpdateTuner
 
 #: keys that do not change what a study searches: left out of its default name's hash
 RUNTIME_KEYS = ("hydra", "study", "backend")
@@ -53,6 +61,8 @@ class StudyResult:
     study_dir: Path | None = None
     #: PNG plots written to the study directory
     plots: list[Path] = attrs.Factory(list)
+    #: why nothing ran, when ``already_complete`` (None: the study was complete)
+    notice: str | None = None
 
     @property
     def best_value(self) -> float | None:
@@ -71,18 +81,47 @@ class Study:
     settings: StudySettings
     manager: PluginManager
     configured: dict[str, tuple[Component, Any]]
+    #: the command line's overrides (``trainer.lr=0.1``): what the user set explicitly
+    overrides: tuple[str, ...] = ()
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], manager: PluginManager | None = None) -> Study:
+    def from_config(
+        cls,
+        cfg: Mapping[str, Any],
+        manager: PluginManager | None = None,
+        overrides: Sequence[str] = (),
+    ) -> Study:
         manager = manager or get_plugin_manager()
         cfg = to_plain(cfg)
         settings = study_settings(cfg)
-        kinds = ("trainer", "dataset", "splitter", "tracker", "vcs", "backend", "optimizer")
-        configured = {kind: configure(kind, cfg[kind], manager) for kind in kinds if kind in cfg}
+        kinds = (
+            "trainer",
+            "dataset",
+            "splitter",
+            "tracker",
+            "vcs",
+            "backend",
+            "optimizer",
+            "updater",
+            "scenario",
+            "detector",
+        )
+        configured = {
+            kind: configure(kind, cfg[kind], manager) for kind in kinds if cfg.get(kind) is not None
+        }
         for kind in ("trainer", "dataset", "tracker", "vcs"):
             if kind not in configured:
                 raise ConfigError(f"the config has no '{kind}' group: add e.g. {kind}=<name>")
-        return cls(cfg, settings, manager, configured)
+        return cls(cfg, settings, manager, configured, tuple(overrides))
+
+    @property
+    def is_update(self) -> bool:
+        """An ``updater`` is chosen: the run updates a model version (or starts a chain)."""
+        return "updater" in self.configured
+
+    def explicit(self, key: str) -> bool:
+        """Whether the command line set ``key`` (``trainer``, ``trainer.lr``)."""
+        return any(o.split("=", 1)[0].lstrip("+~") == key for o in self.overrides)
 
     def build(self, kind: str) -> Any:
         component, config = self.configured[kind]
@@ -105,12 +144,22 @@ class Study:
         )
 
     def grid(self, swept: list[str] | None = None) -> dict[str, dict[str, Any]]:
-        """``training_params``, or the configured trainer alone; ``swept`` trainer keys
-        (a sweep job's overrides) become the trial's params."""
+        """``training_params``, or the configured trainer alone; ``swept`` keys (a sweep
+        job's overrides, ``trainer.lr``) become the trial's params."""
         trainer_cfg = to_plain(self.configured["trainer"][1])
         if self.settings.training_params:
             return self.settings.training_params
-        return {trainer_cfg["name"]: {key: [trainer_cfg[key]] for key in swept or []}}
+        if self.settings.default_space:
+            return {trainer_cfg["name"]: default_search_space(self.configured["trainer"][0])}
+        return {trainer_cfg["name"]: self.swept_params(swept)}
+
+    def swept_params(self, swept: list[str] | None) -> dict[str, list[Any]]:
+        """``{key: [value]}`` of the swept ``<group>.<key>`` overrides, from this config."""
+        params = {}
+        for swept_key in swept or []:
+            group, _, key = swept_key.partition(".")
+            params[key] = [to_plain(self.configured[group][1])[key]]
+        return params
 
     def default_name(self) -> str:
         """``<model_name>-<8 hex>``: a hash of the composed config without the keys that
@@ -122,9 +171,18 @@ class Study:
         return f"{self.settings.model_name}-{digest.hexdigest()[:8]}"
 
     def tuner(
-        self, study_name: str | None = None, swept: list[str] | None = None, view: Any = None
+        self,
+        study_name: str | None = None,
+        swept: list[str] | None = None,
+        view: Any = None,
+        data: DataSplits | None = None,
     ) -> Tuner:
-        """A tuner over ``training_params`` (or the one configured trainer), validated."""
+        """A tuner over ``training_params`` (or the one configured trainer), validated;
+        for an update an ``UpdateTuner`` on ``data`` (the chunk)."""
+        if self.is_update:
+            if data is None:
+                data = self.load_data()
+            return self.update_tuner(data, study_name, swept, view)
         trainer_cfg = to_plain(self.configured["trainer"][1])
         optimizer = self.build("optimizer") if "optimizer" in self.configured else None
         grid = self.grid(swept)
@@ -159,6 +217,85 @@ class Study:
             raise
         return tuner
 
+    def update_tuner(
+        self,
+        data: DataSplits,
+        study_name: str | None = None,
+        swept: list[str] | None = None,
+        view: Any = None,
+        parent: str | None = None,
+        model_name: str | None = None,
+    ) -> Tuner:
+        """An ``UpdateTuner`` from the config: ``parent`` (default: ``model``, the version to
+        update; none starts a chain with the configured trainer), ``updater``, and the
+        trainer keys the command line set (they change the parent's training config).
+        Versions go to ``model_name`` (default: the parent's model)."""
+        from hyperplug.update_chain import fresh_base, update_tuner
+        from hyperplug.update_state import check_trainer_matches, load_base
+
+        trainer_cfg = to_plain(self.configured["trainer"][1])
+        updater_cfg = to_plain(self.configured["updater"][1])
+        vcs = self.build("vcs")
+        ref = parent or self.cfg.get("model")
+        if ref:
+            base = load_base(vcs, str(ref))
+            check_trainer_matches(base, trainer_cfg["name"], self.explicit("trainer"))
+            defaults = attrs.asdict(self.configured["trainer"][0].config_class())
+            same = trainer_cfg["name"] == base.trainer
+            overrides = {
+                key: value
+                for key, value in trainer_cfg.items()
+                if key != "name"
+                and (self.explicit(f"trainer.{key}") or (same and value != defaults.get(key)))
+            }
+            named = self.explicit("model_name") or self.settings.study is not None
+            own = self.settings.model_name if named else str(base.parent).split(":")[0]
+            model_name = model_name or own
+        else:
+            base, overrides = fresh_base(trainer_cfg), {}
+            model_name = model_name or self.settings.model_name
+        if self.settings.default_space:
+            grid = {updater_cfg["name"]: default_search_space(self.configured["updater"][0])}
+        else:
+            grid = self.settings.training_params or {updater_cfg["name"]: self.swept_params(swept)}
+        optimizer, budget = None, {}
+        if "optimizer" in self.configured:
+            configured = to_plain(self.configured["optimizer"][1])
+            chosen = configured["name"] != "grid" or SearchSpace.parse(grid).finite
+            if chosen:
+                optimizer = self.build("optimizer")
+            else:  # no optimizer chosen: the update picks one, with the budget given
+                keys = (*BUDGET_KEYS, "seed", "max_epochs")
+                budget = {key: configured.get(key) for key in keys}
+        backend = self.build("backend") if "backend" in self.configured else None
+        tracker = self.build("tracker")
+        try:
+            return update_tuner(
+                base=base,
+                updater=updater_cfg,
+                data=data,
+                model_name=model_name,
+                trainer_overrides=overrides,
+                training_params=grid,
+                optimizer=optimizer,
+                budget=budget,
+                study_name=study_name or self.settings.study,
+                study_config=self.cfg,
+                metadata_tracker=tracker,
+                metrics_tracker=tracker,
+                resource_version_control=vcs,
+                backend=backend,
+                metrics=self.settings.metrics,
+                perf_metric=self.settings.perf_metric,
+                mode=self.settings.mode,
+                plugin_manager=self.manager,
+                home=self.settings.home,
+                view=view,
+            )
+        except Exception:
+            tracker.close()
+            raise
+
 
 def result_of(tuner: Tuner, model: Any = None, plots: list[Path] | None = None) -> StudyResult:
     assert tuner.study is not None
@@ -176,18 +313,23 @@ def result_of(tuner: Tuner, model: Any = None, plots: list[Path] | None = None) 
         winner=tuner.winner,
         model=model,
         already_complete=tuner.already_complete,
+        notice=getattr(tuner, "notice", None),
         study_dir=tuner.study_dir,
         plots=plots or [],
     )
 
 
 def run_study(
-    cfg: Mapping[str, Any], manager: PluginManager | None = None, view: Any = None
+    cfg: Mapping[str, Any],
+    manager: PluginManager | None = None,
+    view: Any = None,
+    overrides: Sequence[str] = (),
 ) -> StudyResult:
-    """Run (or resume) a whole study from a composed config and save its winner."""
-    study = Study.from_config(cfg, manager)
+    """Run (or resume) a whole study from a composed config and save its winner (an
+    update when the config chooses an updater). ``overrides``: the command line's."""
+    study = Study.from_config(cfg, manager, overrides)
     data = study.load_data()  # a missing or broken dataset fails before anything is written
-    tuner = study.tuner(view=view)
+    tuner = study.tuner(view=view, data=data)
     try:
         tuner.data_recipe = study.recipe(data)
         model = tuner.run_experiment(data)
@@ -218,7 +360,7 @@ def run_sweep_job(
     read."""
     study = Study.from_config(cfg, manager)
     data = study.load_data()
-    tuner = study.tuner(sweep_study_name(study.settings, sweep_dir), swept)
+    tuner = study.tuner(sweep_study_name(study.settings, sweep_dir), swept, data=data)
     try:
         tuner.data_recipe = study.recipe(data)
         tuner.start_study()
@@ -284,13 +426,32 @@ def finish_sweep(
 ) -> StudyResult:
     """Pick the sweep's winner among all its jobs' trials and version it once."""
     study = Study.from_config(cfg, manager)
-    tuner = study.tuner(sweep_study_name(study.settings, sweep_dir))
+    name = sweep_study_name(study.settings, sweep_dir)
+    if not study.is_update:  # a sweep over updater=...: the sweep's own config has none
+        updater = _recorded_config(study, name).get("updater")
+        if updater:
+            study = Study.from_config({**study.cfg, "updater": updater}, manager)
+    data = study.load_data() if study.is_update else None
+    tuner = study.tuner(name, data=data)
     try:
         tuner.study = tuner.metadata_tracker.get_study(tuner.study_name)
+        if isinstance(tuner, UpdateTuner):
+            tuner.data = tuner.prepare(data)  # the winner's version keeps the chunk's memory
         tuner.finish()
         return result_of(tuner)
     finally:
         _close(tuner)
+
+
+def _recorded_config(study: Study, name: str) -> dict[str, Any]:
+    """The config study ``name`` recorded (its first job's), or nothing."""
+    tracker = study.build("tracker")
+    try:
+        return dict(tracker.get_study(name).config)
+    except NotFoundError:
+        return {}
+    finally:
+        tracker.close()
 
 
 def _close(tuner: Tuner) -> None:

@@ -134,7 +134,8 @@ def show_result(result: Any, run_dir: Path) -> None:
     out = console()
     if result.already_complete:
         out.print(
-            f"study {result.study.name} is complete; nothing to run "
+            result.notice
+            or f"study {result.study.name} is complete; nothing to run "
             "(choose another study=NAME to start a new one)",
             highlight=False,
             markup=False,

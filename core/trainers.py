@@ -50,6 +50,9 @@ def trial_config(spec: TrainerSpec, params: Mapping[str, Any], base: Mapping[str
 
 
 def restore_model(spec: TrainerSpec, config: Any, weights: Any, info: Any) -> ModelTrainer:
-    """A trained model back from staged or versioned weights, through the trainer's
-    ``restore`` (the factory may be a function, so its class comes from an instance)."""
-    return type(spec.factory(config)).restore(config, weights, info)
+    """A trained model back from staged or versioned arrays, through the trainer's
+    ``restore`` (the factory may be a function, so its class comes from an instance); the
+    arrays a version keeps besides the weights are left out."""
+    from hyperplug.update_state import split_arrays
+
+    return type(spec.factory(config)).restore(config, split_arrays(weights)[0], info)

@@ -2,7 +2,10 @@
 
 ``execute_trial`` builds the trainer from its config, fits it with a reporter that hands
 every epoch to ``report`` (the engine, directly or through a pipe) and stages the best
-weights. Whatever the trainer raises becomes the trial's one-line error.
+weights. An update trial (its ``algo`` an ``UpdatePlan``, its data ``UpdateData``)
+restores the parent model instead and lets the updater train it; the updater's new state
+is staged with the weights. Whatever the trainer or updater raises becomes the trial's
+one-line error.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ from pathlib import Path
 import attrs
 
 from hyperplug.checkpoint import TrialCheckpoint
-from hyperplug.config import make_config
+from hyperplug.config import configure, make_config
 from hyperplug.data import DataSplits
-from hyperplug.interfaces import ModelTrainer, TrialEnd, TrialTask
+from hyperplug.errors import ConfigError
+from hyperplug.interfaces import ModelTrainer, TrialEnd, TrialTask, UpdateContext, UpdateState
 from hyperplug.plugin_manager import PluginManager
 from hyperplug.staging import stage
-from hyperplug.trainers import trainer_spec
+from hyperplug.trainers import restore_model, trainer_spec
+from hyperplug.update_state import UpdateData, UpdatePlan, update_seed
 
 ReportFn = Callable[[int, Mapping[str, float]], bool]
 
@@ -49,12 +54,16 @@ def execute_trial(
 ) -> tuple[TrialEnd, ModelTrainer | None]:
     """Train the task's trainer on ``data``; stage its best weights in ``task.stage_dir``."""
     try:
-        model, reporter = fit_trainer(task, data, report, manager)
+        state = None
+        if isinstance(task.algo, UpdatePlan):
+            model, reporter, state = update_trainer(task, data, report, manager)
+        else:
+            model, reporter = fit_trainer(task, data, report, manager)
         resumed = reporter.checkpoint is not None and reporter.checkpoint.resumed_epoch
         if reporter.epochs == 0 and not resumed:
             return TrialEnd(task.trial_id, "the trainer reported no epoch"), None
         if task.stage_dir is not None:
-            stage(Path(task.stage_dir), model, task.params, data)
+            stage(Path(task.stage_dir), model, task.params, data, state)
     except Exception as exc:  # a failing trial is data, not a crash of the study
         return TrialEnd(task.trial_id, first_line(exc)), None
     return TrialEnd(task.trial_id, None, staged=task.stage_dir is not None), model
@@ -73,3 +82,31 @@ def fit_trainer(
     model = spec.factory(config)
     model.fit(data, reporter)
     return model, reporter
+
+
+def update_trainer(
+    task: TrialTask, data: DataSplits, report: ReportFn, manager: PluginManager
+) -> tuple[ModelTrainer, TrialReporter, UpdateState]:
+    """Restore the update's parent model (or build a fresh trainer for the first update),
+    and let the plan's updater train it on the chunk; return the new updater state."""
+    plan: UpdatePlan = task.algo
+    if not isinstance(data, UpdateData):
+        raise ConfigError("an update trial needs UpdateData (hyperplug.update_state)")
+    base = data.base
+    spec = trainer_spec(manager, plan.trainer)
+    config = make_config(spec.config_class, task.trainer_config, f"trainer {spec.name}")
+    if base.weights:
+        trainer = restore_model(spec, config, base.weights, base.info)
+    else:
+        trainer = spec.factory(config)
+    component, updater_config = configure("updater", plan.updater, manager)
+    updater = component.build(updater_config)
+    updater.check(trainer)
+    reporter = TrialReporter(task.perf_metric, task.mode, report)
+    seed = update_seed(getattr(config, "seed", 0), base.index)
+    context = UpdateContext(base.index, seed, data.n_new_val, base.parent)
+    state = updater.update(trainer, data, base.state, reporter, context)
+    if not isinstance(state, UpdateState):
+        kind = type(state).__name__
+        raise TypeError(f"updater {component.name} returned {kind}, not UpdateState")
+    return trainer, reporter, state

@@ -55,6 +55,7 @@ from hyperplug.secrets import redact
 from hyperplug.staging import is_staged, load_staged, remove_staged, study_dir, trial_dir
 from hyperplug.trainers import Algo, TrainerSpec, restore_model, trainer_spec, trial_config
 from hyperplug.trial_runner import execute_trial
+from hyperplug.update_state import join_arrays, kept_data
 
 #: the key of a study's recorded config that says what it searches
 SIGNATURE = "search_signature"
@@ -115,6 +116,8 @@ class BaseHyperparameterTuner(abc.ABC):
         self.home = Path(home)
         self.data_recipe = data_recipe
         self.view = view
+        #: studies whose results this one may warm-start from (an update's lineage)
+        self.lineage: tuple[str, ...] = ()
         self.study: StudyRecord | None = None
         self.winner: ModelVersion | None = None
         self.data: DataSplits | None = None
@@ -191,11 +194,13 @@ class BaseHyperparameterTuner(abc.ABC):
         extra_metrics: Mapping[str, float],
         parent: str | None = None,
         data_fingerprint: str | None = None,
+        updater: str | None = None,
+        update: Mapping[str, Any] | None = None,
     ) -> ModelVersion:
         """The part of ``save_model`` that needs no live model (a sweep's winner is
-        promoted from the weights its job staged). A trial of a study is versioned once:
-        saved again (a rerun after a crash between saving and ending the study), it
-        returns the version saved before."""
+        promoted from the weights its job staged; an update's with its state). A trial of
+        a study is versioned once: saved again (a rerun after a crash between saving and
+        ending the study), it returns the version saved before."""
         metrics = {**experiment.metrics, **extra_metrics}
         meta = VersionMeta(
             trainer=trainer,
@@ -207,6 +212,8 @@ class BaseHyperparameterTuner(abc.ABC):
             trial_id=experiment.id,
             data_fingerprint=data_fingerprint or (self.data.fingerprint if self.data else None),
             parent=parent,
+            updater=updater,
+            update=dict(update or {}),
         )
         if meta.study is not None:
             saved = self.resource_version_control.find_version(
@@ -214,10 +221,15 @@ class BaseHyperparameterTuner(abc.ABC):
             )
             if saved is not None:  # promoted before a crash: complete it, never twice
                 return self._complete_aliases(saved, metrics.get(self.perf_metric))
+        aliases = self.version_aliases(metrics)
+        return self.resource_version_control.save(self.model_name, weights, meta, aliases)
+
+    def version_aliases(self, metrics: Mapping[str, float]) -> list[str]:
+        """``latest``, and ``best`` when the perf_metric beats the version holding it."""
         aliases = ["latest"]
         if self._beats_best(metrics.get(self.perf_metric)):
             aliases.append("best")
-        return self.resource_version_control.save(self.model_name, weights, meta, aliases)
+        return aliases
 
     def _complete_aliases(self, version: ModelVersion, value: float | None) -> ModelVersion:
         """Give a version saved by a run that died during promotion the aliases ``save``
@@ -288,6 +300,7 @@ class BaseHyperparameterTuner(abc.ABC):
                 self.optimizer.budget(),
                 (),
                 self.metadata_tracker,
+                self.lineage,
             )
         )
         if self.optimizer.needs_finite_space():
@@ -435,7 +448,13 @@ class Tuner(BaseHyperparameterTuner):
         budget = self.optimizer.budget()
         past = engine.recover(budget.max_retries) if resume else []
         context = SearchContext(
-            space, self.perf_metric, self.mode, budget, tuple(past), self.metadata_tracker
+            space,
+            self.perf_metric,
+            self.mode,
+            budget,
+            tuple(past),
+            self.metadata_tracker,
+            self.lineage,
         )
         search = self.optimizer.search(context)
         recipe = self.data_recipe or DataRecipe(data.fingerprint)
@@ -465,23 +484,8 @@ class Tuner(BaseHyperparameterTuner):
                 f"perf_metric '{self.perf_metric}' (see `hyperplug study {self.study.name}`)"
             )
         experiment = next(t for t in trials if t.id == winner_id)
-        weights, record = load_staged(staged[winner_id])
-        algo = self.algos.get(experiment.trainer, experiment.trainer)
-        spec = self.trainer_spec(algo)
-        config = make_config(spec.config_class, experiment.trainer_config, f"trainer {spec.name}")
-        model = restore_model(spec, config, weights, record["info"])
-        if self.data is not None:
-            self.winner = self.save_model(model, experiment, record["params"], algo)
-        else:
-            self.winner = self.save_weights(
-                weights,
-                record["info"],
-                experiment,
-                record["params"],
-                spec.name,
-                record["extra_metrics"],
-                data_fingerprint=record["data_fingerprint"],
-            )
+        model = self.promote(experiment, staged[winner_id])
+        assert self.winner is not None
         self.study = self.metadata_tracker.end_study(
             self.study.id, "completed", winner_id, self.winner.ref
         )
@@ -491,14 +495,40 @@ class Tuner(BaseHyperparameterTuner):
                 remove_staged(directory)
         return model
 
+    def promote(self, experiment: TrialRecord, directory: Path) -> ModelTrainer:
+        """Version the winning trial from its staged files (weights, the test metrics its
+        trial measured) with what the version keeps of its data when this process has the
+        data (``hyperplug.update_state.kept_data``); set ``self.winner``, return the
+        winning model."""
+        weights, record = load_staged(directory)
+        algo = self.algos.get(experiment.trainer, experiment.trainer)
+        spec = self.trainer_spec(algo)
+        config = make_config(spec.config_class, experiment.trainer_config, f"trainer {spec.name}")
+        model = restore_model(spec, config, weights, record["info"])
+        arrays, kept = dict(weights), {}
+        if self.data is not None:
+            state, kept = kept_data(self.data, int(experiment.trainer_config.get("seed", 0)))
+            arrays = join_arrays(weights, state)
+        self.winner = self.save_weights(
+            arrays,
+            record["info"],
+            experiment,
+            record["params"],
+            spec.name,
+            record["extra_metrics"],
+            data_fingerprint=record["data_fingerprint"],
+            update=kept,
+        )
+        return model
+
     def load_winner(self) -> ModelTrainer:
         """The completed study's winning model, from the vcs."""
         assert self.study is not None and self.study.winner_version
-        weights, version = self.resource_version_control.load(self.study.winner_version)
+        arrays, version = self.resource_version_control.load(self.study.winner_version)
         self.winner = version
         spec = self.trainer_spec(self.algos.get(version.meta.trainer, version.meta.trainer))
         config = make_config(spec.config_class, version.meta.trainer_config, "trainer")
-        return restore_model(spec, config, weights, version.meta.info)
+        return restore_model(spec, config, arrays, version.meta.info)
 
 
 class GridTuner(Tuner):

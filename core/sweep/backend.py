@@ -2,8 +2,8 @@
 
 A trial is one Hydra job. The study process composes its config (``compose``) and hands
 it to a free worker with the trial; the worker runs the task function, whose
-``hyperplug.report`` calls come back as the trial's epochs, and whose return value (a
-number) comes back as the metric ``objective``.
+``hyperplug.report`` calls come back as the trial's epochs, and whose return value comes
+back as Hydra's JobReturn and as the metrics it stands for (``worker.returned_metrics``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,10 @@ OBJECTIVE = "objective"
 
 class EpochReportsMissing(ConfigError):
     """The optimizer stops trials on per-epoch values that the app never reports."""
+
+
+class SeveralObjectives(ConfigError):
+    """The task function returned several objectives; a sweep optimises one."""
 
 
 class HydraJobBackend(LocalBackend):
@@ -43,6 +47,8 @@ class HydraJobBackend(LocalBackend):
         self.compose = compose
         self.needs_reports = needs_reports
         self.metric = metric
+        #: trial id -> its job's cloudpickled JobReturn
+        self.returns: dict[int, bytes] = {}
 
     def start(self, recipe: DataRecipe, driver: TrialDriver) -> None:
         self.driver = driver
@@ -61,15 +67,25 @@ class HydraJobBackend(LocalBackend):
                 f"{self.metric} each epoch, but the app reports "
                 f"{', '.join(sorted(message[3]))}: set hydra.sweeper.metric to one of them"
             )
-        if message[0] != "objective":
+        if message[0] == "return":
+            self.returns[message[1]] = message[2]
+            return
+        if message[0] != "result":
             super()._handle(worker, message)
             return
         assert self.driver is not None
-        _, trial_id, epoch, value, reports = message
+        _, trial_id, epoch, metrics, objectives, reports = message
+        if objectives:
+            raise SeveralObjectives(
+                f"the task function returned {objectives} numbers (several objectives); "
+                "the sweep optimises one: return one number, or a dict of named numbers "
+                "and choose one with hydra.sweeper.metric=NAME"
+            )
         if self.needs_reports and reports == 0:
             raise EpochReportsMissing(
                 f"optimizer {self.needs_reports} needs per-epoch metrics: call "
                 "hyperplug.report(epoch=..., <metric>=...) in the task function, or use "
                 "random/bo/tpe/grid"
             )
-        self.driver.on_report(trial_id, epoch, {OBJECTIVE: value})
+        if metrics:
+            self.driver.on_report(trial_id, epoch, metrics)

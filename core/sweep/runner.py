@@ -11,7 +11,7 @@ import hashlib
 import logging
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,8 @@ from hyperplug.interfaces import (
     TrialRecord,
     TrialTask,
 )
-from hyperplug.sweep.space import APP, SweepSpace, parse_space
+from hyperplug.sweep.custom import CustomSpace, derive_values, load_custom_space
+from hyperplug.sweep.space import APP, SweepSpace, encode, parse_space
 
 RESULTS_FILE = "optimization_results.yaml"
 
@@ -41,9 +42,9 @@ class SweepError(HyperplugError):
 class SweepSettings:
     """The ``hydra.sweeper`` node (``HyperplugSweeperConf``) as plain values."""
 
-    optimizer: str = "random"
+    optimizer: str | None = None
     optimizer_config: dict[str, Any] = attrs.Factory(dict)
-    n_trials: int = 10
+    n_trials: int | None = None
     n_workers: int = 1
     metric: str | None = None
     mode: str | None = None
@@ -53,11 +54,61 @@ class SweepSettings:
     study: str | None = None
     tracker_path: str = ".hyperplug/hyperplug.db"
     params: dict[str, str] = attrs.Factory(dict)
+    search_space: str | None = None
 
 
-def settings_of(node: Mapping[str, Any]) -> SweepSettings:
+#: the Optuna sweeper's keys -> hyperplug's
+OPTUNA_KEYS = {
+    "direction": "hydra.sweeper.mode (min or max)",
+    "n_jobs": "hydra.sweeper.n_workers",
+    "study_name": "hydra.sweeper.study",
+    "storage": "hydra.sweeper.tracker_path (a SQLite file)",
+    "max_failure_rate": "hydra.sweeper.max_failures (a number of failed jobs)",
+    "custom_search_space": (
+        "hydra.sweeper.search_space (module.function returning a hyperplug.sweep.CustomSpace)"
+    ),
+    "sampler": (
+        "hydra.sweeper.optimizer=grid|random|bo|tpe|asha|hyperband|bohb|rush "
+        "(a seed: +hydra.sweeper.optimizer_config.seed=N)"
+    ),
+}
+
+#: n_trials when it is null, for an optimizer other than grid
+DEFAULT_TRIALS = 10
+
+
+def _optuna_hint(key: str, value: Any, sampler: str | None = None) -> str | None:
+    """The one-line error for an Optuna sweeper key that was set, or None. ``sampler``:
+    the option chosen in ``hydra/sweeper/sampler`` (``none``, ours, unless the user chose
+    one; with hydra-optuna-sweeper installed, Hydra hands its sampler over built)."""
+    if key == "sampler":
+        seed = value.get("seed") if isinstance(value, Mapping) else None
+        if sampler in (None, "none") and seed is None:
+            return None
+        given = (
+            f"hydra/sweeper/sampler={sampler}"
+            if sampler not in (None, "none")
+            else "hydra.sweeper.sampler.seed"
+        )
+        return f"{given} is the Optuna sweeper's setting; hyperplug's is {OPTUNA_KEYS[key]}"
+    if value is None:
+        return None
+    if key == "direction" and isinstance(value, list | tuple) and len(value) > 1:
+        return (
+            f"hydra.sweeper.direction={list(value)}: several objectives; hyperplug's sweeper "
+            "optimises one, hydra.sweeper.metric in hydra.sweeper.mode (min or max)"
+        )
+    return f"hydra.sweeper.{key} is the Optuna sweeper's key; hyperplug's is {OPTUNA_KEYS[key]}"
+
+
+def settings_of(node: Mapping[str, Any], sampler: str | None = None) -> SweepSettings:
+    """The sweeper's settings; ``sampler``: the ``hydra/sweeper/sampler`` option chosen."""
     known = {field.name for field in attrs.fields(SweepSettings)}
     plain = {key: value for key, value in node.items() if key != "_target_"}
+    for key in OPTUNA_KEYS:
+        hint = _optuna_hint(key, plain.pop(key, None), sampler)
+        if hint:
+            raise SweepError(hint)
     unknown = sorted(set(plain) - known)
     if unknown:
         raise SweepError(
@@ -66,7 +117,7 @@ def settings_of(node: Mapping[str, Any]) -> SweepSettings:
     settings = SweepSettings(**plain)
     if settings.mode not in ("min", "max", None):
         raise SweepError(f"hydra.sweeper.mode must be min, max or null, got {settings.mode!r}")
-    if settings.n_workers < 1 or settings.n_trials < 1:
+    if settings.n_workers < 1 or (settings.n_trials is not None and settings.n_trials < 1):
         raise SweepError("hydra.sweeper.n_workers and hydra.sweeper.n_trials must be >= 1")
     return settings
 
@@ -96,6 +147,17 @@ def with_objective(settings: SweepSettings, app_config: Any) -> SweepSettings:
     return attrs.evolve(settings, metric=metric, mode=mode)
 
 
+def resolve_search(settings: SweepSettings, space: SweepSpace) -> SweepSettings:
+    """``optimizer`` left out: grid when Hydra's basic sweeper would enumerate every swept
+    key (``a=0,1`` runs exactly 0 and 1; nothing swept runs one job), else random.
+    ``n_trials`` left out: every point for grid, ``DEFAULT_TRIALS`` for the others."""
+    optimizer = settings.optimizer or ("grid" if space.all_discrete else "random")
+    n_trials = settings.n_trials
+    if n_trials is None and optimizer != "grid":
+        n_trials = DEFAULT_TRIALS
+    return attrs.evolve(settings, optimizer=optimizer, n_trials=n_trials)
+
+
 def _config_keys(node: Any, prefix: str = "") -> list[str]:
     keys = []
     if isinstance(node, Mapping):
@@ -108,20 +170,27 @@ def _config_keys(node: Any, prefix: str = "") -> list[str]:
     return keys
 
 
-def check_keys(space: SweepSpace, app_config: Any) -> None:
-    """Every swept key (not ``+key``) must be in the app's composed config."""
+def check_keys(
+    space: SweepSpace, configs: Sequence[tuple[str, Any]], derived: Collection[str] = ()
+) -> None:
+    """Every swept key (not ``+key``, not a config group) must be in the app's config as
+    composed with each option of each swept group (``configs``: what chose the options,
+    and the config). ``derived``: keys a ``CustomSpace.derive`` turns into the job's
+    values (a helper it never passes on is no key of the config)."""
     from omegaconf import OmegaConf
 
-    plain = OmegaConf.to_container(app_config, resolve=False)
-    known = _config_keys(plain)
-    for key in space.keys:
-        if key.startswith("+"):
-            continue
-        if key.lstrip("~") not in known:
+    for chosen, config in configs:
+        known = _config_keys(OmegaConf.to_container(config, resolve=False))
+        for key in space.keys:
+            if key.startswith("+") or key in space.groups or key in derived:
+                continue
+            if key.lstrip("~") in known:
+                continue
             close = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
             hint = f"; close keys: {', '.join(close)}" if close else ""
+            where = f" with {chosen}" if chosen else ""
             raise SweepError(
-                f"hydra.sweeper.params.{key}: '{key}' is not in the app's config{hint} "
+                f"hydra.sweeper.params.{key}: '{key}' is not in the app's config{where}{hint} "
                 f"(use +{key}=... to add a new key)"
             )
 
@@ -173,11 +242,33 @@ class Sweep:
 
             raise SweepError(f"cannot compose the app's config: {error_line(exc)}") from exc
 
-    def compose(self, space: SweepSpace, task: TrialTask) -> Any:
+    def compositions(self, space: SweepSpace) -> list[tuple[str, Any]]:
+        """The app's config with the fixed overrides and each option of each swept config
+        group (the first option of the others): a swept group may hold the only default
+        of a mandatory group (``db: ???``), and another option may bring other keys.
+        Each with what chose its options (``db=mysql``)."""
+        from hyperplug.search_space import Choice
+
+        options = {
+            key: [encode(v) for v in dim.values]
+            for key, dim in space.space.trainers[APP].items()
+            if key in space.groups and isinstance(dim, Choice)
+        }
+        first = {key: values[0] for key, values in options.items()}
+        choices = [first] + [
+            {**first, key: value} for key, values in options.items() for value in values[1:]
+        ]
+        configs = []
+        for chosen in choices:
+            picks = [f"{key}={value}" for key, value in chosen.items()]
+            configs.append((" ".join(picks), self.load([*space.fixed, *picks])))
+        return configs
+
+    def compose(self, task: TrialTask) -> Any:
         from omegaconf import open_dict
 
         record = self.engine.running[task.trial_id].record
-        overrides = space.to_overrides(task.params)
+        overrides = task.trainer_config["overrides"]
         log.info(f"Launching job #{record.number} : {' '.join(overrides)}")
         job = self.load(overrides)
         with open_dict(job):
@@ -185,10 +276,29 @@ class Sweep:
             job.hydra.job.num = record.number
         return job
 
+    def plan(self, arguments: Sequence[str]) -> tuple[SweepSpace, CustomSpace | None]:
+        """The search space and its Python part, checked against the app's config; the
+        settings resolved against them (objective, optimizer, n_trials)."""
+        s = self.settings
+        loader = self.hydra_context.config_loader
+        space = parse_space(arguments, s.params, loader)
+        configs = self.compositions(space)
+        app_config = configs[0][1]
+        custom = None
+        if s.search_space:
+            custom = load_custom_space(s.search_space, app_config)
+            space = parse_space(arguments, {**s.params, **custom.params}, loader)
+        check_keys(space, configs, custom.params if custom and custom.derive else ())
+        self.settings = s = resolve_search(with_objective(s, app_config), space)
+        if s.optimizer == "grid":
+            space = space.enumerable()
+        return space, custom
+
     # ------------------------------------------------------------------ the sweep
 
-    def run(self, arguments: Sequence[str]) -> Path:
-        """Run the sweep; return the results file."""
+    def run(self, arguments: Sequence[str]) -> list[list[Any]]:
+        """Run the sweep; return the JobReturns of the jobs it ran, in job order, as one
+        batch (the sweep has no batches: a free worker starts the next job at once)."""
         import cloudpickle
         from hydra.core.singleton import Singleton
 
@@ -197,16 +307,8 @@ class Sweep:
         from hyperplug.plugin_manager import get_plugin_manager
         from hyperplug.sweep.backend import HydraJobBackend
 
+        space, custom = self.plan(arguments)
         s = self.settings
-        space = parse_space([f"{k}={v}" for k, v in s.params.items()] + list(arguments))
-        if not space.keys:
-            raise SweepError(
-                "nothing to sweep: give hydra.sweeper.params.KEY=EXPRESSION or KEY=a,b "
-                "on the command line"
-            )
-        app_config = self.load(space.fixed)
-        check_keys(space, app_config)
-        self.settings = s = with_objective(s, app_config)
         optimizer = _build_optimizer(s)
         if optimizer.needs_finite_space():
             try:
@@ -231,6 +333,7 @@ class Sweep:
                 mode=s.mode,
                 study_dir=None,
                 failures_key="hydra.sweeper.max_failures",
+                require_metric=False,
             )
             past = engine.recover()
             context = attrs.evolve(check, history=tuple(past))
@@ -241,14 +344,17 @@ class Sweep:
             backend = HydraJobBackend(
                 s.n_workers,
                 payload,
-                lambda task: self.compose(space, task),
+                self.compose,
                 s.optimizer if optimizer.needs_epoch_reports() else None,
                 s.metric,
             )
-            self.sweep_dir.mkdir(parents=True, exist_ok=True)
+            save_multirun_config(self.config, self.sweep_dir)
 
             def configure(trainer: str, params: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
-                config: dict[str, Any] = {"overrides": space.to_overrides(params)}
+                values = derive_values(custom, params)
+                config: dict[str, Any] = {"overrides": space.to_overrides(values)}
+                if custom is not None and custom.derive is not None:
+                    config["values"] = values
                 if budget.max_epochs is not None:
                     config["epochs"] = budget.max_epochs
                 return trainer, config
@@ -262,12 +368,72 @@ class Sweep:
                 best = best_trial(trials, s.metric, s.mode)
                 study = tracker.end_study(study.id, status, best.id if best else None)
                 path = write_results(self.sweep_dir, study, trials, best)
+            returns = {
+                i: cloudpickle.loads(backend.returns[i])
+                for i in engine.trial_ids
+                if i in backend.returns
+            }
+            if not engine.trial_ids and past:
+                log.warning(finished_line(s, study.name, len(past), self.sweep_dir))
+            _warn_valueless([t for t in trials if t.id in engine.trial_ids], s.metric, returns)
             if best is not None:
                 log.info(f"Best {s.metric}: {best.metrics[s.metric]} (job #{best.number})")
             log.info(f"Results in {path}; study '{study.name}' in {s.tracker_path}")
         finally:
             tracker.close()
-        return path
+        return [list(returns.values())]
+
+
+def finished_line(settings: SweepSettings, study: str, jobs: int, sweep_dir: Path) -> str:
+    """What a rerun of a finished sweep says: that nothing ran, and how to go on."""
+    more = "" if settings.optimizer == "grid" else "; to add jobs, raise hydra.sweeper.n_trials"
+    return (
+        f"hydra.sweep.dir={sweep_dir} holds study '{study}', which already ran its {jobs} "
+        f"jobs: nothing to run. To start afresh, give a new hydra.sweep.dir (or "
+        f"hydra.sweeper.study=NEW_NAME){more}"
+    )
+
+
+def describe(value: Any) -> str:
+    """A task function's return value, short, for a log line."""
+    if isinstance(value, Mapping):
+        return f"a dict of {', '.join(map(str, value)) or 'nothing'}"
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+def _warn_valueless(trials: Sequence[TrialRecord], metric: str, returns: Mapping[int, Any]) -> None:
+    """One line when jobs completed without a value of the sweep's metric."""
+    from hydra.core.utils import JobStatus
+
+    valueless = [t for t in trials if t.status == "completed" and metric not in t.metrics]
+    if not valueless:
+        return
+    first = valueless[0]
+    job = returns.get(first.id)
+    returned = (
+        f" (job #{first.number} returned {describe(job.return_value)})"
+        if job is not None and job.status == JobStatus.COMPLETED
+        else ""
+    )
+    log.warning(
+        f"{len(valueless)} of {len(trials)} jobs completed without a value of "
+        f"hydra.sweeper.metric={metric}{returned}: they cannot be the best and teach the "
+        f"optimizer nothing; return a number, a dict holding {metric}, or report it with "
+        "hyperplug.report"
+    )
+
+
+def save_multirun_config(config: Any, sweep_dir: Path) -> None:
+    """``multirun.yaml``: the sweep's config, as Hydra's basic sweeper writes it (secrets
+    masked)."""
+    from omegaconf import OmegaConf
+
+    from hyperplug.secrets import redact
+
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    plain = redact(OmegaConf.to_container(config, resolve=False))
+    OmegaConf.save(OmegaConf.create(plain), sweep_dir / "multirun.yaml")
 
 
 def _study_config(settings: SweepSettings, arguments: Sequence[str]) -> dict[str, Any]:
@@ -316,6 +482,11 @@ def best_trial(trials: Sequence[TrialRecord], metric: str, mode: str) -> TrialRe
     return min(candidates, key=lambda t: (sign * t.metrics[metric], t.number))
 
 
+def job_values(trial: TrialRecord) -> dict[str, Any]:
+    """The swept values a trial's job got: its params, or what ``derive`` made of them."""
+    return dict(trial.trainer_config.get("values", trial.params))
+
+
 def write_results(
     sweep_dir: Path, study: StudyRecord, trials: Sequence[TrialRecord], best: TrialRecord | None
 ) -> Path:
@@ -329,14 +500,14 @@ def write_results(
         "status": study.status,
         "metric": study.perf_metric,
         "mode": study.mode,
-        "best_params": dict(best.params) if best else None,
+        "best_params": job_values(best) if best else None,
         "best_value": best.metrics[study.perf_metric] if best else None,
         "best_job": best.number if best else None,
         "trials": [
             {
                 "job": t.number,
                 "status": t.status,
-                "params": dict(t.params),
+                "params": job_values(t),
                 "value": t.metrics.get(study.perf_metric),
                 "error": t.error,
             }

@@ -13,8 +13,11 @@ registered optimizer works unchanged.
 | ``tag(log, interval(a, b))``        | ``loguniform(a, b)``               |
 | ``int(interval(a, b))`` (+ ``log``) | ``randint`` / ``lograndint``       |
 | ``shuffle(...)``                    | ``Choice`` of its values           |
+| ``glob(*)`` (a config group)         | ``Choice`` of the matching options |
 
-Anything else is a fixed override passed to every job unchanged.
+Anything else is a fixed override passed to every job unchanged. For grid, every sweep
+Hydra enumerates (``a,b``, ``choice``, ``range``, ``glob``) is a ``Choice``
+(``SweepSpace.enumerable``).
 """
 
 from __future__ import annotations
@@ -55,11 +58,21 @@ def encode(value: Any) -> str:
 
 def _dimension(key: str, override: Any) -> Dimension:
     """The dimension of one sweep override."""
-    from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, RangeSweep
+    from hydra.core.override_parser.types import ChoiceSweep, Glob, IntervalSweep, RangeSweep
 
     value = override.value()
     where = f"hydra.sweeper.params.{key}"
     log = "log" in getattr(value, "tags", set())
+    if isinstance(value, Glob):
+        if override.config_loader is None:
+            raise ConfigError(f"{where}: glob() needs the app's config groups")
+        values = tuple(override.sweep_iterator())
+        if not values:
+            raise ConfigError(
+                f"{where}: no option of config group '{override.key_or_group}' matches "
+                f"{override.input_line.split('=', 1)[1]}"
+            )
+        return Choice(values)
     if isinstance(value, ChoiceSweep) or (isinstance(value, RangeSweep) and value.shuffle):
         values = tuple(override.sweep_iterator())
         if not values:
@@ -99,40 +112,101 @@ class SweepSpace:
 
     space: SearchSpace
     fixed: list[str]
+    #: every key, swept or fixed, in the order it was first given: a job's overrides
+    #: keep that order, as Hydra's basic sweeper keeps it
+    order: tuple[str, ...] = ()
+    #: swept keys that choose a config group option (``db=mysql,postgresql``)
+    groups: frozenset[str] = frozenset()
+    #: swept keys Hydra enumerates (``a,b``, ``choice``, ``range``, ``glob``)
+    discrete: frozenset[str] = frozenset()
 
     @property
     def keys(self) -> list[str]:
         return list(self.space.trainers[APP])
 
-    def to_overrides(self, params: Mapping[str, Any]) -> list[str]:
-        """A trial's params as ``key=value`` overrides, then the fixed ones."""
+    @property
+    def all_discrete(self) -> bool:
+        """Every swept key is one Hydra's basic sweeper enumerates (true of no key)."""
+        return set(self.keys) <= self.discrete
+
+    def enumerable(self) -> SweepSpace:
+        """The same space with every discrete integer range as the choice of its values,
+        so a grid enumerates ``range(1, 4)`` as Hydra's basic sweeper does."""
+        dims: dict[str, Dimension] = {}
+        for key, dim in self.space.trainers[APP].items():
+            if key in self.discrete and isinstance(dim, Range):
+                dim = Choice(tuple(range(int(dim.low), int(dim.high) + 1)))
+            dims[key] = dim
+        return attrs.evolve(self, space=SearchSpace({APP: dims}))
+
+    def to_overrides(self, values: Mapping[str, Any]) -> list[str]:
+        """A job's overrides: its swept values and the fixed overrides in the order they
+        were given, then any key ``values`` adds (a derived parameter). A swept key
+        missing from ``values`` is left out (an inactive conditional parameter)."""
         swept = self.space.trainers[APP]
-        return [f"{key}={encode(value)}" for key, value in params.items() if key in swept] + list(
-            self.fixed
-        )
+        fixed = dict(zip(self._fixed_keys(), self.fixed, strict=True))
+        overrides = []
+        for key in self.order:
+            if key in values:
+                overrides.append(f"{key}={encode(values[key])}")
+            elif key in fixed:
+                overrides.append(fixed[key])
+        overrides += [
+            f"{key}={encode(value)}"
+            for key, value in values.items()
+            if key not in swept and key not in fixed
+        ]
+        return overrides
+
+    def _fixed_keys(self) -> list[str]:
+        return [key for key in self.order if key not in self.space.trainers[APP]]
 
 
-def parse_space(arguments: Sequence[str]) -> SweepSpace:
-    """Split overrides into the swept dimensions and the fixed overrides; a later
-    override of the same key replaces an earlier one (the command line wins over
-    ``hydra.sweeper.params``)."""
+def parse_space(
+    arguments: Sequence[str],
+    params: Mapping[str, str] | None = None,
+    config_loader: Any = None,
+) -> SweepSpace:
+    """Split ``params`` (``hydra.sweeper.params``: key -> expression) and the command
+    line's overrides into the swept dimensions and the fixed overrides. A later override
+    of a key replaces an earlier one in its place (the command line wins over
+    ``params``), and only the one that wins is read: a ``params`` entry the command line
+    replaces is never parsed. ``config_loader`` (Hydra's) expands ``glob`` and tells which
+    keys are config groups."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
-    parser = OverridesParser.create()
-    dims: dict[str, Dimension] = {}
-    fixed: dict[str, str] = {}
-    for argument in arguments:
+    parser = OverridesParser.create(config_loader=config_loader)
+
+    def parse(argument: str) -> Any:
         try:
-            override = parser.parse_override(argument)
+            [override] = parser.parse_overrides([argument])  # sets the config loader
+            return override
         except HydraException as exc:
             message = str(exc).splitlines()[0]
             raise ConfigError(f"malformed sweep expression {argument!r}: {message}") from exc
-        key = override.get_key_element()
-        dims.pop(key, None)
-        fixed.pop(key, None)
-        if override.is_sweep_override():
-            dims[key] = _dimension(key, override)
-        else:
-            fixed[key] = argument
-    return SweepSpace(SearchSpace({APP: dims}), list(fixed.values()))
+
+    given: dict[str, str] = {f"{key}": f"{key}={value}" for key, value in (params or {}).items()}
+    for argument in arguments:
+        given[parse(argument).get_key_element()] = argument
+    dims: dict[str, Dimension] = {}
+    fixed: list[str] = []
+    groups: set[str] = set()
+    discrete: set[str] = set()
+    for key, argument in given.items():
+        override = parse(argument)
+        if not override.is_sweep_override():
+            fixed.append(argument)
+            continue
+        dims[key] = _dimension(key, override)
+        if override.is_discrete_sweep():
+            discrete.add(key)
+        if config_loader is not None and _is_group(config_loader, override.key_or_group):
+            groups.add(key)
+    return SweepSpace(
+        SearchSpace({APP: dims}), fixed, tuple(given), frozenset(groups), frozenset(discrete)
+    )
+
+
+def _is_group(config_loader: Any, name: str) -> bool:
+    return bool(config_loader.get_group_options(name))

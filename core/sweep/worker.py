@@ -8,7 +8,9 @@ composes each job's config and sends it with the trial.
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Mapping
 from multiprocessing.connection import Connection
 from numbers import Real
 from typing import Any
@@ -16,6 +18,8 @@ from typing import Any
 import attrs
 
 from hyperplug.interfaces import TrialEnd, TrialTask
+
+log = logging.getLogger(__name__)
 
 
 @attrs.frozen
@@ -51,8 +55,8 @@ def job_worker_main(conn: Connection, setup: JobWorkerSetup) -> None:
 def run_one_job(
     task: TrialTask, job_config: Any, task_function: Any, hydra_context: Any, conn: Connection
 ) -> list[tuple[Any, ...]]:
-    """Run one job; return the messages that end it: ``objective`` (when the task function
-    returned a number) and ``end``."""
+    """Run one job; return the messages that end it: ``return`` (Hydra's JobReturn),
+    ``result`` (what the return value stands for, see ``returned_metrics``) and ``end``."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.core.utils import JobStatus, run_job
 
@@ -78,14 +82,55 @@ def run_one_job(
             )
     except Exception as exc:  # Hydra itself failed (job dir, callbacks)
         return [("end", TrialEnd(task.trial_id, first_line(exc)))]
+    replies: list[tuple[Any, ...]] = [("return", task.trial_id, portable(result))]
     if result.status == JobStatus.FAILED:
         error = result._return_value
         if isinstance(error, TrialStopped):
-            return [("end", TrialEnd(task.trial_id))]
-        return [("end", TrialEnd(task.trial_id, first_line(error)))]
+            return [*replies, ("end", TrialEnd(task.trial_id))]
+        log.error(f"job #{job_config.hydra.job.num} failed: {first_line(error)}")
+        return [*replies, ("end", TrialEnd(task.trial_id, first_line(error)))]
     value = result.return_value
-    replies: list[tuple[Any, ...]] = []
-    if isinstance(value, Real) and not isinstance(value, bool):
-        epoch = epochs[-1] if epochs else 1
-        replies.append(("objective", task.trial_id, epoch, float(value), len(epochs)))
+    epoch = epochs[-1] if epochs else 1
+    metrics, objectives = returned_metrics(value)
+    replies.append(("result", task.trial_id, epoch, metrics, objectives, len(epochs)))
     return [*replies, ("end", TrialEnd(task.trial_id))]
+
+
+def returned_metrics(value: Any) -> tuple[dict[str, float], int]:
+    """What a task function's return value stands for, the same under every optimizer:
+    a number is the metric ``objective``; a mapping's numbers are metrics of those names
+    (``hydra.sweeper.metric`` picks one); a tuple or list of two or more numbers is
+    several objectives (the second item: how many; the sweep refuses them); anything else
+    (None, a string, ...) stands for no metric: the job completes without a value."""
+    from hyperplug.sweep.backend import OBJECTIVE
+
+    if _is_number(value):
+        return {OBJECTIVE: float(value)}, 0
+    if isinstance(value, Mapping):
+        return {str(k): float(v) for k, v in value.items() if _is_number(v)}, 0
+    if isinstance(value, tuple | list) and len(value) > 1 and all(map(_is_number, value)):
+        return {}, len(value)
+    return {}, 0
+
+
+def _is_number(value: Any) -> bool:
+    """A real number: Python's and numpy's, or a 0-d array or tensor; not a bool."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, Real):
+        return True
+    return getattr(value, "ndim", None) == 0 and hasattr(value, "__float__")
+
+
+def portable(result: Any) -> bytes:
+    """The job's JobReturn, cloudpickled for the study process; a return value (or a
+    failed job's exception) that cannot be pickled comes back as its ``repr``."""
+    import cloudpickle
+
+    try:
+        return bytes(cloudpickle.dumps(result))
+    except Exception:
+        value = result._return_value
+        failed = isinstance(value, BaseException)
+        result._return_value = RuntimeError(repr(value)) if failed else repr(value)
+        return bytes(cloudpickle.dumps(result))

@@ -25,6 +25,7 @@ from hyperplug.testing.optimizer import OptimizerConformance
 from hyperplug.testing.splitter import SplitterConformance
 from hyperplug.testing.tracker import TrackerConformance
 from hyperplug.testing.trainer import TrainerConformance
+from hyperplug.testing.updater import UpdaterConformance
 from hyperplug.testing.vcs import VcsConformance
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "SplitterConformance",
     "TrackerConformance",
     "TrainerConformance",
+    "UpdaterConformance",
     "VcsConformance",
     "blobs",
     "blobs_splits",

@@ -3,25 +3,44 @@
 # No ``from __future__ import annotations``: Hydra imports this module while scanning for
 # plugins, and OmegaConf must resolve the dataclass's annotations at that point.
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional
+from importlib.util import find_spec
+from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
+
+#: the Optuna sweeper's samplers: ``hydra/sweeper/sampler=tpe`` composes (into a node that
+#: only says which hyperplug key to use) instead of failing without a hint. Registered
+#: only when hydra-optuna-sweeper is not installed: its own nodes have these names (and
+#: the sweeper recognises them by their ``_target_``).
+OPTUNA_SAMPLERS = ("tpe", "random", "grid", "cmaes", "nsgaii", "motpe", "qmc", "partial_fixed")
+
+
+@dataclass
+class OptunaSamplerHint:
+    #: the Optuna sampler asked for with hydra/sweeper/sampler=NAME (null: none)
+    optuna: Optional[str] = None
+    #: Optuna's hydra.sweeper.sampler.seed
+    seed: Optional[Any] = None
 
 
 @dataclass
 class HyperplugSweeperConf:
     _target_: str = "hydra_plugins.hyperplug_sweeper.sweeper.HyperplugSweeper"
-    #: grid, random, bo, tpe, asha, hyperband, bohb or rush (any installed optimizer)
-    optimizer: str = "random"
+    defaults: List[Any] = field(default_factory=lambda: ["_self_", {"sampler": "none"}])
+    #: grid, random, bo, tpe, asha, hyperband, bohb or rush (any installed optimizer);
+    #: null: grid when every swept key is a list of values (a,b / choice / range / glob),
+    #: as Hydra's basic sweeper runs them, else random
+    optimizer: Optional[str] = None
     #: extra keys of the optimizer's config: grace_period, reduction_factor, seed, ...
     optimizer_config: Dict[str, Any] = field(default_factory=dict)
-    #: trials the sweep tops up to (a resumed sweep counts the trials it already ran)
-    n_trials: int = 10
+    #: jobs the sweep tops up to (a resumed sweep counts the jobs it already ran);
+    #: null: every point for grid, 10 for any other optimizer
+    n_trials: Optional[int] = None
     #: jobs running at once, each in its own long-lived worker process
     n_workers: int = 1
-    #: the objective: a metric the app reports with hyperplug.report, or "objective" for
-    #: the task function's return value; null: the app's perf_metric when its config has
-    #: one (hyperplug's own app), else "objective"
+    #: the objective: a metric the app reports with hyperplug.report or returns in a
+    #: dict, or "objective" for a number the task function returns; null: the app's
+    #: perf_metric when its config has one (hyperplug's own app), else "objective"
     metric: Optional[str] = None
     #: min or max; null: the app's mode for its perf_metric, min for "objective", else
     #: min for a metric named like a loss or an error and max for any other
@@ -38,8 +57,31 @@ class HyperplugSweeperConf:
     tracker_path: str = ".hyperplug/hyperplug.db"
     #: the search space: key -> Hydra sweep expression, e.g. lr: tag(log, interval(1e-4, 1))
     params: Dict[str, str] = field(default_factory=dict)
+    #: module.function returning a hyperplug.sweep.CustomSpace: more of the space, defined
+    #: in Python (derived and conditional parameters)
+    search_space: Optional[str] = None
+    # The Optuna sweeper's keys: set, each is a one-line error naming hyperplug's key.
+    direction: Optional[Any] = None
+    n_jobs: Optional[Any] = None
+    study_name: Optional[Any] = None
+    storage: Optional[Any] = None
+    max_failure_rate: Optional[Any] = None
+    custom_search_space: Optional[Any] = None
+    sampler: Any = None
 
 
-ConfigStore.instance().store(
+store = ConfigStore.instance()
+store.store(
     group="hydra/sweeper", name="hyperplug", node=HyperplugSweeperConf, provider="hyperplug"
 )
+store.store(
+    group="hydra/sweeper/sampler", name="none", node=OptunaSamplerHint, provider="hyperplug"
+)
+if find_spec("hydra_plugins.hydra_optuna_sweeper") is None:
+    for _name in OPTUNA_SAMPLERS:
+        store.store(
+            group="hydra/sweeper/sampler",
+            name=_name,
+            node=OptunaSamplerHint(optuna=_name),
+            provider="hyperplug",
+        )

@@ -48,14 +48,14 @@ class CSVDataset(DatasetSource):
         path = existing_file(self.config.path)
         try:
             with path.open(newline="", encoding="utf-8-sig") as file:
-                features, labels = self._read(file)
+                features, labels, names = self._read(file)
         except (UnicodeDecodeError, csv.Error) as error:
             raise DataError(
                 f"dataset.path: cannot read {self.config.path} as CSV: {error}"
             ) from error
-        return Dataset.from_arrays(path.stem, features, _labels(labels))
+        return Dataset.from_arrays(path.stem, features, _labels(labels), features=names)
 
-    def _read(self, file: TextIO) -> tuple[np.ndarray, list[str]]:
+    def _read(self, file: TextIO) -> tuple[np.ndarray, list[str], tuple[str, ...]]:
         source, label = self.config.path, self.config.label_column
         reader = csv.reader(file, delimiter=self.config.delimiter)
         header = [name.strip() for name in next(reader, [])]
@@ -82,4 +82,4 @@ class CSVDataset(DatasetSource):
             labels.append(row[label_index].strip())
         if not rows:
             raise DataError(f"dataset.path: {source} has a header but no data rows")
-        return np.array(rows, dtype=np.float32), labels
+        return np.array(rows, dtype=np.float32), labels, tuple(n for _, n in feature_columns)

@@ -62,7 +62,8 @@ class StratifiedSplitter(DataSplitter):
     def _check_class_counts(dataset: Dataset) -> None:
         counts = np.bincount(dataset.y, minlength=len(dataset.classes))
         for index, count in enumerate(counts):
-            if count < MIN_PER_CLASS:
+            # a class with no rows is just absent (a chunk of a class-incremental stream)
+            if 0 < count < MIN_PER_CLASS:
                 raise DataError(
                     f"splitter.stratified: class {dataset.classes[index]!r} of dataset "
                     f"{dataset.name!r} has {count} sample(s); stratifying into train/val/test "

@@ -93,8 +93,9 @@ class BOHBConfig(ASHAConfig):
 
 @attrs.define
 class RUSHConfig(ASHAConfig):
-    """ASHA warm-started from ``reference_study``: its ``n_reference`` best configurations
-    run first and its best trial's per-epoch values are hurdles."""
+    """ASHA warm-started from ``reference_study`` (null in an update: the studies that
+    made its model): their ``n_reference`` best configurations run first, and at each
+    rung another trial must do as well as they did on this study's data."""
 
     name: str = "rush"
     reference_study: Optional[str] = None  # noqa: UP045

@@ -37,11 +37,6 @@ class SyneTuneOptimizer(Optimizer):
                     f"optimizer.grace_period={config.grace_period} must be <= "
                     f"optimizer.max_epochs={config.max_epochs}"
                 )
-        if name == "rush" and not config.reference_study:
-            raise ConfigError(
-                "optimizer.reference_study: optimizer=rush needs the name of an earlier study "
-                "(see `hyperplug studies`)"
-            )
         if name == "bo":
             try:
                 import botorch  # noqa: F401
@@ -126,25 +121,42 @@ class SyneTuneOptimizer(Optimizer):
             return baselines.ASHA(**common, **fidelity)
         if c.name == "bohb":
             return baselines.BOHB(**common, **fidelity)
-        points, hurdles = self._reference(context)
+        points = self._reference(context)
         todo = _without(points, context.history)
         return RUSH(
-            hurdles=hurdles,
+            candidates=[encode(space, t, p) for t, p in points],
             points_to_evaluate=[encode(space, t, p) for t, p in todo] or None,
             **common,
             **fidelity,
         )
 
-    def _reference(
-        self, context: SearchContext
-    ) -> tuple[list[tuple[str, dict[str, Any]]], dict[int, float]]:
-        """RUSH's warm start: the reference study's best configs that lie in this space
-        (best first), and its best trial's perf_metric per epoch."""
-        name = str(self.config.reference_study)
+    def _reference(self, context: SearchContext) -> list[tuple[str, dict[str, Any]]]:
+        """RUSH's warm start: the best configs of the reference study (or, for an update,
+        of the studies that made its model) that lie in this space, best first."""
+        if self.config.reference_study:
+            return self._best_of(str(self.config.reference_study), context, required=True)
+        if not context.lineage:
+            raise ConfigError(
+                "optimizer.reference_study: optimizer=rush needs the name of an earlier study "
+                "(see `hyperplug studies`), or an update, which warm-starts from its model's "
+                "lineage"
+            )
+        points: list[tuple[str, dict[str, Any]]] = []
+        for name in context.lineage:
+            points += [p for p in self._best_of(name, context, required=False) if p not in points]
+        return points[: self.config.n_reference]
+
+    def _best_of(
+        self, name: str, context: SearchContext, required: bool
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Study ``name``'s ``n_reference`` best configs that lie in this space. With
+        ``required`` an unknown or unfinished study is an error, else it gives nothing."""
         tracker = context.tracker
         try:
             study = tracker.get_study(name)
         except NotFoundError:
+            if not required:
+                return []
             names = [s.name for s in tracker.list_studies()]
             close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
             hint = f"; close names: {', '.join(close)}" if close else ""
@@ -153,6 +165,8 @@ class SyneTuneOptimizer(Optimizer):
                 "(see `hyperplug studies`)"
             ) from None
         if (study.perf_metric, study.mode) != (context.perf_metric, context.mode):
+            if not required:
+                return []
             raise ConfigError(
                 f"optimizer.reference_study: study '{name}' optimises {study.perf_metric} "
                 f"({study.mode}), this study {context.perf_metric} ({context.mode})"
@@ -167,20 +181,14 @@ class SyneTuneOptimizer(Optimizer):
             ),
             key=lambda t: -sign * t.metrics[context.perf_metric],
         )
-        if not finished:
+        if not finished and required:
             raise ConfigError(
                 f"optimizer.reference_study: study '{name}' has no trial that reached "
                 f"{context.perf_metric}"
             )
-        points = [
+        return [
             (t.trainer, t.params) for t in finished if context.space.contains(t.trainer, t.params)
         ][: self.config.n_reference]
-        hurdles = {
-            record.epoch: record.value
-            for record in tracker.get_metrics(finished[0].id)
-            if record.name == context.perf_metric
-        }
-        return points, hurdles
 
 
 def _max_brackets(config: Any) -> int:

@@ -52,22 +52,56 @@ class GridScheduler(TrialScheduler):
 
 
 class RUSH(ASHA):
-    """ASHA plus hurdles: a trial whose perf_metric at epoch e is worse than the
-    reference best's value at epoch e is stopped, whatever ASHA's rungs say."""
+    """ASHA warm-started from earlier studies, as Zappella, Salinas and Archambeau's
+    RUSH (and Syne Tune's RUSHScheduler) does it: the earlier studies' best configs
+    (``candidates``) run first, and at every rung level another trial must be at least
+    as good as the best candidate was at that level *on this study's data*, or it stops.
+    Thresholds come from this study, not from the earlier one's curves: an update's data
+    differs from its parent's, so old curves would be no measure."""
 
-    def __init__(self, *, hurdles: Mapping[int, float], **asha: Any) -> None:
+    def __init__(self, *, candidates: Sequence[Mapping[str, Any]], **asha: Any) -> None:
         super().__init__(**asha)
-        self.hurdles = dict(hurdles)
+        self.candidates = [dict(c) for c in candidates]
+        self.rung_levels = _rung_levels(
+            asha["grace_period"], asha["reduction_factor"], asha["max_t"]
+        )
+        self.thresholds: dict[int, float] = {}
+        self.candidate_ids: set[Any] = set()
+
+    def on_trial_add(self, trial: Trial) -> None:
+        super().on_trial_add(trial)
+        if any(all(trial.config.get(k) == v for k, v in c.items()) for c in self.candidates):
+            self.candidate_ids.add(trial.trial_id)
 
     def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> str:
         action = super().on_trial_result(trial, result)
-        hurdle = self.hurdles.get(int(result[self.time_attr]))
-        if action == SchedulerDecision.CONTINUE and hurdle is not None:
-            value = result[self.metric]
-            if (value > hurdle) if self.do_minimize else (value < hurdle):
-                self.num_stopped += 1
-                return SchedulerDecision.STOP
+        level = int(result[self.time_attr])
+        value = result[self.metric]
+        if trial.trial_id in self.candidate_ids:
+            best = self.thresholds.get(level)
+            if best is None or _worse(best, value, self.do_minimize):
+                self.thresholds[level] = value
+            return action
+        threshold = self.thresholds.get(level)
+        checked = action == SchedulerDecision.CONTINUE and level in self.rung_levels
+        if checked and threshold is not None and _worse(value, threshold, self.do_minimize):
+            self.num_stopped += 1
+            return SchedulerDecision.STOP
         return action
+
+
+def _worse(value: float, than: float, minimize: bool) -> bool:
+    return value > than if minimize else value < than
+
+
+def _rung_levels(grace_period: int, reduction_factor: float, max_t: int) -> set[int]:
+    """ASHA's rung levels: grace_period * reduction_factor^k below max_t."""
+    levels = set()
+    level = float(grace_period)
+    while level < max_t:
+        levels.add(round(level))
+        level *= reduction_factor
+    return levels
 
 
 class Randomness:

@@ -9,7 +9,7 @@ with a message naming the ``trainer.<field>`` key.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
@@ -146,6 +146,12 @@ class MLPConfig(TrainingConfig):
     hidden_layers: list[int] = attrs.field(factory=lambda: [128, 64], validator=layer_sizes)
     activation: str = attrs.field(default="relu", validator=one_of(ACTIVATIONS))
     dropout: float = attrs.field(default=0.0, validator=probability)
+    #: ``training_params=default``
+    search_space: ClassVar[dict[str, Any]] = {
+        "lr": "loguniform(1e-4, 1e-1)",
+        "hidden_layers": [[64], [128, 64], [256, 128]],
+        "dropout": [0.0, 0.2],
+    }
 
 
 @attrs.define
@@ -174,6 +180,12 @@ class ImageModelConfig(TrainingConfig):
     channels_last: bool = False
     workers: int = attrs.field(default=0, validator=non_negative_int)
     pin_memory: bool = True
+    #: ``training_params=default``
+    search_space: ClassVar[dict[str, Any]] = {
+        "lr": "loguniform(1e-4, 1e-1)",
+        "weight_decay": [0.0, 1e-4, 5e-4],
+        "optimizer": ["adamw", "sgd"],
+    }
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()

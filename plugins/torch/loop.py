@@ -5,12 +5,16 @@ device once), each epoch is one ``randperm`` from a generator seeded by the conf
 batches are views of the shuffled tensors, and losses are summed as tensors so that
 nothing waits on ``.item()`` until the epoch ends. ``workers > 0`` swaps the slicing
 for a DataLoader whose worker processes gather whole batches.
+
+An update changes the loop through a ``Strategy`` (``hyperplug.plugins.torch.updaters``):
+it may add memory rows to each batch, add terms to the loss and see each batch's rows
+after the step; without one the loop is plain cross-entropy training.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Protocol
 
 import torch
@@ -92,8 +96,40 @@ def make_scheduler(
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: lr_factor(config, epoch))
 
 
+class Strategy:
+    """How an updater changes training; this base class changes nothing.
+
+    ``start`` is called once before the first epoch with the training tensors (on the
+    device unless a DataLoader feeds them); ``extend`` may append memory rows to a batch
+    of new rows; ``loss`` computes the batch's loss from the (extended, augmented) inputs
+    and their logits, whose first ``n_new`` rows are new; ``after_step`` sees the new
+    rows' indices into the training split and their logits after each optimizer step.
+    """
+
+    def start(self, model: nn.Module, train: tuple[torch.Tensor, torch.Tensor]) -> None:
+        """Before the first epoch."""
+
+    def extend(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return xb, yb
+
+    def loss(
+        self,
+        model: nn.Module,
+        xb: torch.Tensor,
+        logits: torch.Tensor,
+        yb: torch.Tensor,
+        n_new: int,
+        config: TrainingConfig,
+    ) -> torch.Tensor:
+        return F.cross_entropy(logits, yb, label_smoothing=config.label_smoothing)
+
+    def after_step(self, index: torch.Tensor, logits: torch.Tensor, epoch: int) -> None:
+        """After each optimizer step: the new rows' indices and their logits (detached)."""
+
+
 class Batches:
-    """Shuffled training batches, one pass per iteration, from a seeded generator."""
+    """Shuffled training batches, one pass per iteration, from a seeded generator; each
+    batch is (inputs, labels, row indices into the split)."""
 
     def __init__(
         self,
@@ -109,7 +145,8 @@ class Batches:
         if workers:
             from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
 
-            data = TensorDataset(x, y)  # indexed by a list of indices: a whole batch at once
+            # indexed by a list of indices: a whole batch at once
+            data = TensorDataset(x, y, torch.arange(len(y)))
             sampler = BatchSampler(RandomSampler(data, generator=generator), batch_size, False)
             self.loader = DataLoader(
                 data,
@@ -123,14 +160,15 @@ class Batches:
     def __len__(self) -> int:
         return len(self.y)
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         if self.loader is not None:
             yield from self.loader
             return
         order = torch.randperm(len(self.y), generator=self.generator).to(self.y.device)
         x, y = self.x[order], self.y[order]
         for start in range(0, len(y), self.batch_size):
-            yield x[start : start + self.batch_size], y[start : start + self.batch_size]
+            end = start + self.batch_size
+            yield x[start:end], y[start:end], order[start:end]
 
 
 def train_epoch(
@@ -140,18 +178,27 @@ def train_epoch(
     config: TrainingConfig,
     runtime: Runtime,
     transform: Transform | None = None,
+    strategy: Strategy | None = None,
+    epoch: int = 1,
 ) -> float:
-    """One pass over ``batches``; the mean training loss per sample."""
+    """One pass over ``batches``; the mean training loss per (new) sample."""
     model.train()
     autocast, scaler = runtime.autocast, runtime.scaler
     total = torch.zeros((), device=runtime.device)
-    for xb, yb in batches:
+    for xb, yb, index in batches:
         xb, yb = runtime.batch(xb), yb.to(runtime.device, non_blocking=True)
+        n_new = len(yb)
+        if strategy is not None:
+            xb, yb = strategy.extend(xb, yb)
         if transform is not None:
             xb = runtime.batch(transform(xb, batches.generator))
         optimizer.zero_grad(set_to_none=True)
         with autocast():
-            loss = F.cross_entropy(model(xb), yb, label_smoothing=config.label_smoothing)
+            logits = model(xb)
+            if strategy is None:
+                loss = F.cross_entropy(logits, yb, label_smoothing=config.label_smoothing)
+            else:
+                loss = strategy.loss(model, xb, logits, yb, n_new, config)
         if scaler is not None:
             scaler.scale(loss).backward()
             if config.grad_clip:
@@ -164,7 +211,9 @@ def train_epoch(
             if config.grad_clip:
                 nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
-        total += loss.detach() * len(yb)
+        if strategy is not None:
+            strategy.after_step(index, logits[:n_new].detach().float(), epoch)
+        total += loss.detach() * n_new
     return total.item() / len(batches)
 
 
@@ -172,18 +221,37 @@ def evaluate(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int, runtime: Runtime
 ) -> tuple[float, float]:
     """Mean cross-entropy loss and accuracy of ``model`` on ``x``/``y``."""
-    if len(y) == 0:
-        return math.nan, math.nan
+    return evaluate_parts(model, x, y, batch_size, runtime, {"": slice(None)})[""]
+
+
+def evaluate_parts(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    runtime: Runtime,
+    parts: Mapping[str, slice],
+) -> dict[str, tuple[float, float]]:
+    """Mean loss and accuracy on each part (a slice of the rows) of ``x``/``y``, from one
+    pass over the rows; NaN for an empty part."""
     model.eval()
-    loss = torch.zeros((), dtype=torch.float64, device=runtime.device)
-    correct = torch.zeros((), dtype=torch.int64, device=runtime.device)
+    losses, hits = [], []
     with torch.inference_mode(), runtime.autocast():
         for start in range(0, len(y), batch_size):
             logits = model(runtime.batch(x[start : start + batch_size])).float()
             yb = y[start : start + batch_size].to(runtime.device)
-            loss += F.cross_entropy(logits, yb, reduction="sum")
-            correct += (logits.argmax(dim=1) == yb).sum()
-    return loss.item() / len(y), correct.item() / len(y)
+            losses.append(F.cross_entropy(logits, yb, reduction="none").double())
+            hits.append(logits.argmax(dim=1) == yb)
+    loss = torch.cat(losses) if losses else torch.zeros(0, dtype=torch.float64)
+    hit = torch.cat(hits) if hits else torch.zeros(0, dtype=torch.bool)
+    result = {}
+    for name, part in parts.items():
+        part_loss, part_hit = loss[part], hit[part]
+        if len(part_loss) == 0:
+            result[name] = (math.nan, math.nan)
+        else:
+            result[name] = (part_loss.mean().item(), part_hit.double().mean().item())
+    return result
 
 
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int, runtime: Runtime) -> torch.Tensor:
@@ -209,18 +277,23 @@ def fit(
     transform: Transform | None = None,
     workers: int = 0,
     pin_memory: bool = False,
+    strategy: Strategy | None = None,
+    val_parts: Mapping[str, slice] | None = None,
     checkpoint: TrialCheckpoint | None = None,
 ) -> None:
     """Train for ``config.epochs`` epochs, reporting after each (epochs count from 1).
 
     ``model`` must already be on ``runtime``'s device. After every epoch the model is
     evaluated on ``val`` and ``report`` gets ``train_loss``, ``val_loss`` and
-    ``val_accuracy``. The weights of the best epoch by ``report.perf_metric``/
-    ``report.mode`` are kept and put back at the end (the last epoch's weights stay if
-    that metric is not among the reported ones). Training stops early when ``report``
-    returns False. Without workers the splits are moved to the device once. With a
+    ``val_accuracy`` (and ``val_loss_<part>``/``val_accuracy_<part>`` for each of
+    ``val_parts``, slices of the validation rows). The weights of the best epoch by
+    ``report.perf_metric``/``report.mode`` are kept and put back at the end (the last
+    epoch's weights stay if that metric is not among the reported ones). Training stops
+    early when ``report`` returns False. Without workers the splits are moved to the
+    device once. ``strategy`` changes batches and loss (an update). With a
     ``checkpoint``, the state after every epoch the report let go on is saved there,
-    and a checkpoint found at the start is resumed from (``checkpoint.py``).
+    and a checkpoint found at the start is resumed from (``checkpoint.py``); not with
+    a ``strategy``, whose own state a checkpoint does not hold.
     """
     optimizer = make_optimizer(model.parameters(), config)
     scheduler = make_scheduler(optimizer, config)
@@ -230,19 +303,30 @@ def fit(
     val = (val[0].to(runtime.device), val[1].to(runtime.device))
     pin = pin_memory and runtime.device.type == "cuda"
     batches = Batches(*train, config.batch_size, generator, workers, pin)
+    if strategy is not None:
+        strategy.start(model, train)
+    parts = {"": slice(None), **(val_parts or {})}
     best_value: float | None = None
     best_state: dict[str, torch.Tensor] | None = None
     start = 1
+    if strategy is not None:
+        checkpoint = None
     if checkpoint is not None:
         resumed = resume_training(checkpoint, model, optimizer, scheduler, generator, runtime)
         if resumed is not None:
             start, best_value, best_state = resumed
     for epoch in range(start, config.epochs + 1):
-        train_loss = train_epoch(model, optimizer, batches, config, runtime, transform)
+        train_loss = train_epoch(
+            model, optimizer, batches, config, runtime, transform, strategy, epoch
+        )
         if scheduler is not None:
             scheduler.step()
-        val_loss, val_accuracy = evaluate(model, *val, eval_batch_size, runtime)
-        metrics = {"train_loss": train_loss, "val_loss": val_loss, "val_accuracy": val_accuracy}
+        results = evaluate_parts(model, *val, eval_batch_size, runtime, parts)
+        metrics = {"train_loss": train_loss}
+        for name, (loss, accuracy) in results.items():
+            suffix = f"_{name}" if name else ""
+            metrics[f"val_loss{suffix}"] = loss
+            metrics[f"val_accuracy{suffix}"] = accuracy
         value = metrics.get(report.perf_metric)
         if value is not None and improves(value, best_value, report.mode):
             best_value = value

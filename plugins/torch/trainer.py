@@ -8,7 +8,7 @@ and precision, evaluation, prediction, weights as numpy and restoring are done h
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ from hyperplug.errors import DataError
 from hyperplug.interfaces import ModelTrainer, Reporter
 from hyperplug.plugins.torch import loop
 from hyperplug.plugins.torch.runtime import Runtime
+from hyperplug.update_state import split_arrays
 
 
 class TorchTrainer(ModelTrainer):
@@ -61,46 +62,113 @@ class TorchTrainer(ModelTrainer):
     # ------------------------------------------------------------------ ModelTrainer
 
     def fit(self, data: DataSplits, report: Reporter) -> None:
+        self.model = None  # fit trains from scratch
+        self.train(data, report)
+
+    def train(
+        self,
+        data: DataSplits,
+        report: Reporter,
+        strategy: loop.Strategy | None = None,
+        val_parts: Mapping[str, slice] | None = None,
+    ) -> None:
+        """Train on ``data``, continuing from the current weights (a model restored from a
+        version, or one this trainer trained before) or from a fresh model if there is
+        none. Classes of ``data`` that the model does not know yet must come after its
+        own; the output layer grows to take them. ``strategy`` changes batches and loss
+        (the updaters); ``val_parts`` are named slices of ``data.val`` reported apart."""
         if len(data.train) == 0:
             raise DataError("the training split is empty")
-        self.input_shape = data.input_shape
-        self.classes = tuple(data.classes)
         loop.configure_torch(self.config)
-        train, val = self._tensors(data.train), self._tensors(data.val)
-        self.runtime = self.make_runtime()
-        model = self.build_model(self.input_shape, len(self.classes))
-        self.prepare_model(model, train[0])
-        self.model = self.runtime.place(model)
+        if self.model is None:
+            self.input_shape = data.input_shape
+            self.classes = tuple(data.classes)
+            train = self.tensors(data.train)
+            self.runtime = self.make_runtime()
+            model = self.build_model(self.input_shape, len(self.classes))
+            self.prepare_model(model, train[0])
+            self.model = self.runtime.place(model)
+        else:
+            if data.input_shape != self.input_shape:
+                raise DataError(
+                    f"{type(self).__name__} was trained on samples shaped "
+                    f"{self.input_shape}, the data's are shaped {data.input_shape}"
+                )
+            self.add_classes(data.classes)
+            train = self.tensors(data.train)
         loop.fit(
             self.model,
             self.config,
             train,
-            val,
+            self.tensors(data.val),
             report,
             self.eval_batch_size,
-            self.runtime,
+            self.fitted()[1],
             transform=self.training_transform(),
+            strategy=strategy,
+            val_parts=val_parts,
             checkpoint=getattr(report, "checkpoint", None),
             **self.loader_options(),
         )
 
+    # ------------------------------------------------------------------ output layer
+
+    def classifier_layer(self, model: nn.Module) -> tuple[nn.Module, str]:
+        """(parent module, attribute name) of the output layer: by default the last
+        ``nn.Linear`` with one output per class. Override it for another head."""
+        found = None
+        for name, module in model.named_modules():
+            if isinstance(module, nn.Linear) and module.out_features == len(self.classes):
+                found = name
+        if not found:
+            raise DataError(
+                f"{type(self).__name__} cannot add classes: its model has no nn.Linear output "
+                f"layer with {len(self.classes)} outputs (override classifier_layer)"
+            )
+        parent_name, _, attribute = found.rpartition(".")
+        return model.get_submodule(parent_name), attribute
+
+    def add_classes(self, classes: Sequence[str]) -> None:
+        """Make the model predict ``classes``: the model's own first, new ones appended.
+        The output layer gets a row per new class; the old rows keep their weights."""
+        classes = tuple(str(c) for c in classes)
+        if classes[: len(self.classes)] != self.classes:
+            raise DataError(
+                f"the data's classes {list(classes)} must start with the model's classes "
+                f"{list(self.classes)}"
+            )
+        added = len(classes) - len(self.classes)
+        if added == 0:
+            return
+        model, _ = self.fitted()
+        parent, attribute = self.classifier_layer(model)
+        old: nn.Linear = getattr(parent, attribute)
+        new = nn.Linear(old.in_features, old.out_features + added, bias=old.bias is not None)
+        new = new.to(device=old.weight.device, dtype=old.weight.dtype)
+        with torch.no_grad():
+            new.weight[: old.out_features] = old.weight
+            if old.bias is not None:
+                new.bias[: old.out_features] = old.bias
+        setattr(parent, attribute, new)
+        self.classes = classes
+
     def evaluate(self, split: ArraySplit) -> dict[str, float]:
-        model, runtime = self._fitted()
-        loss, accuracy = loop.evaluate(model, *self._tensors(split), self.eval_batch_size, runtime)
+        model, runtime = self.fitted()
+        loss, accuracy = loop.evaluate(model, *self.tensors(split), self.eval_batch_size, runtime)
         return {"loss": loss, "accuracy": accuracy}
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        model, runtime = self._fitted()
+        model, runtime = self.fitted()
         return loop.predict(model, self._inputs(x), self.eval_batch_size, runtime).numpy()
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return {
             key: value.detach().cpu().numpy().copy()
-            for key, value in self._fitted()[0].state_dict().items()
+            for key, value in self.fitted()[0].state_dict().items()
         }
 
     def model_info(self) -> dict[str, Any]:
-        self._fitted()
+        self.fitted()
         return {
             "input_shape": list(self.input_shape),
             "n_classes": len(self.classes),
@@ -120,14 +188,15 @@ class TorchTrainer(ModelTrainer):
                 f"{info['n_classes']}"
             )
         model = trainer.build_model(trainer.input_shape, len(trainer.classes))
-        model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
+        weights = split_arrays(state)[0]  # a version's arrays may hold its update state too
+        model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in weights.items()})
         trainer.runtime = trainer.make_runtime()
         trainer.model = trainer.runtime.place(model)
         return trainer
 
     # ------------------------------------------------------------------ helpers
 
-    def _fitted(self) -> tuple[nn.Module, Runtime]:
+    def fitted(self) -> tuple[nn.Module, Runtime]:
         if self.model is None or self.runtime is None:
             raise RuntimeError(f"{type(self).__name__} has no model: call fit() or restore() first")
         return self.model, self.runtime
@@ -141,7 +210,7 @@ class TorchTrainer(ModelTrainer):
             )
         return self.prepare_inputs(x)
 
-    def _tensors(self, split: ArraySplit) -> tuple[torch.Tensor, torch.Tensor]:
+    def tensors(self, split: ArraySplit) -> tuple[torch.Tensor, torch.Tensor]:
         y = np.asarray(split.y)
         if len(y) and (y.min() < 0 or y.max() >= len(self.classes)):
             raise DataError(

@@ -68,6 +68,14 @@ class ProbePlugin:
         return [component("updater")]
 
     @hookimpl
+    def register_scenarios(self) -> list[Component]:
+        return [component("scenario")]
+
+    @hookimpl
+    def register_detectors(self) -> list[Component]:
+        return [component("detector")]
+
+    @hookimpl
     def register_config_nodes(self) -> list[tuple[str, str, Any]]:
         return [
             ("trainer", "probe_wide", {"name": "mlp", "hidden_layers": [512]}),
@@ -107,10 +115,5 @@ def test_components_and_config_nodes_become_hydra_group_options(manager: PluginM
         cfg = compose("config", overrides=["+experiment=probe_study"])
         assert cfg.model_name == "probed" and list(cfg.training_params.mlp.lr) == [0.1, 0.2]
         for kind in KINDS:
-            cfg = compose(
-                "config",
-                overrides=[f"+{kind}=probe_{kind}"]
-                if kind == "updater"
-                else [f"{kind}=probe_{kind}"],
-            )
+            cfg = compose("config", overrides=[f"{kind}=probe_{kind}"])
             assert cfg[kind].name == f"probe_{kind}"

@@ -72,3 +72,37 @@ def test_params_become_overrides() -> None:
         "layers=[64,32]",
         "e=2",
     ]
+
+
+def test_a_params_entry_the_command_line_replaces_is_never_parsed() -> None:
+    # a malformed expression (or a glob with no config loader) in hydra.sweeper.params
+    # does not matter once the command line gives the key
+    parsed = parse_space(["db=mysql", "lr=0.1,0.2"], {"db": "glob(*)", "lr": "interval(0.1"})
+    assert parsed.fixed == ["db=mysql"] and parsed.keys == ["lr"]
+
+
+def test_overrides_keep_the_order_keys_were_first_given() -> None:
+    # as Hydra's basic sweeper: a command-line override takes the place of the params
+    # entry it replaces; fixed and swept keys stay interleaved
+    space = parse_space(["db=mysql", "db.user=choice(one,two)"], {"db": "glob(*)", "t": "5,10"})
+    assert space.order == ("db", "t", "db.user")
+    assert space.to_overrides({"t": 5, "db.user": "one"}) == ["db=mysql", "t=5", "db.user=one"]
+
+
+def test_derived_values_add_keys_and_leave_out_inactive_ones() -> None:
+    space = parse_space(["opt=sgd,adam", "momentum=interval(0, 0.9)", "e=2"])
+    assert space.to_overrides({"opt": "adam", "+wd": 0.1}) == ["opt=adam", "e=2", "+wd=0.1"]
+
+
+def test_discrete_sweeps_are_enumerable_for_a_grid() -> None:
+    space = parse_space(["a=range(1,4)", "b=x,y", "c=tag(log, interval(1, 8))"])
+    assert space.discrete == {"a", "b"} and not space.all_discrete
+    assert parse_space(["a=range(1,4)", "b=x,y"]).all_discrete
+    assert parse_space(["e=2"]).all_discrete  # nothing swept: one job, as Hydra runs it
+    dims = space.enumerable().space.trainers[APP]
+    assert dims["a"] == Choice((1, 2, 3)) and dims["c"] == Range("loguniform", 1, 8)
+
+
+def test_glob_needs_the_apps_config_groups() -> None:
+    with pytest.raises(ConfigError, match=r"hydra.sweeper.params.db: glob\(\) needs"):
+        parse_space(["db=glob(*)"])

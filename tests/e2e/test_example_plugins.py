@@ -65,7 +65,10 @@ def test_xgboost_plugin_installs_runs_a_study_and_uninstalls(tmp_path: Path) -> 
         help_text = hyperplug(tmp_path, "--help")
         assert help_text.returncode == 0 and help_text.stderr == ""
         assert "trainer: mlp, resnet, vit, xgboost" in help_text.stdout
-        assert "experiment: digits_grid, xgboost_digits" in help_text.stdout
+        experiments = next(
+            line for line in help_text.stdout.splitlines() if line.startswith("experiment:")
+        )
+        assert "digits_grid" in experiments and "xgboost_digits" in experiments
 
         listing = hyperplug(tmp_path, "plugins")
         assert listing.returncode == 0, listing.stderr
@@ -87,6 +90,13 @@ def test_xgboost_plugin_installs_runs_a_study_and_uninstalls(tmp_path: Path) -> 
         assert "model version: boosted:v1 [best, latest]" in study.stdout
         model = hyperplug(tmp_path, "model", "boosted:best")
         assert "trainer: xgboost" in model.stdout and "rounds_per_epoch=2" in model.stdout
+        # an XGBoost model cannot be updated by the torch updaters: one line, no crash
+        update = hyperplug(tmp_path, "update", "model=boosted", "updater=er")
+        assert update.returncode == 2, update.stdout + update.stderr
+        assert update.stderr.strip() == (
+            "hyperplug: error: updater=er updates torch trainers (subclasses of "
+            "hyperplug.plugins.torch.trainer.TorchTrainer); trainer xgboost is not one"
+        )
 
         own_tests = run(
             ROOT / "examples" / "hyperplug-xgboost",

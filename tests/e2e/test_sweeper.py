@@ -243,6 +243,11 @@ def test_failing_jobs_are_recorded_and_max_failures_ends_the_sweep(app: Path) ->
             "optimizer asha decides on hydra.sweeper.metric=objective each epoch, but the app "
             "reports val_accuracy, val_loss: set hydra.sweeper.metric to one of them",
         ),
+        (
+            ["hydra.sweeper.direction=maximize", "lr=interval(0.01, 0.1)"],
+            "hydra.sweeper.direction is the Optuna sweeper's key; hyperplug's is "
+            "hydra.sweeper.mode (min or max)",
+        ),
     ],
     ids=[
         "malformed",
@@ -250,6 +255,7 @@ def test_failing_jobs_are_recorded_and_max_failures_ends_the_sweep(app: Path) ->
         "asha-without-reports",
         "asha-without-max-epochs",
         "asha-on-a-metric-never-reported",
+        "optuna-key",
     ],
 )
 def test_bad_input_is_one_line(app: Path, args: list[str], message: str) -> None:

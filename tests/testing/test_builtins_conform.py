@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from hyperplug.interfaces import ModelTrainer
 from hyperplug.testing import (
     BackendConformance,
     DatasetConformance,
@@ -14,6 +15,7 @@ from hyperplug.testing import (
     SplitterConformance,
     TrackerConformance,
     TrainerConformance,
+    UpdaterConformance,
     VcsConformance,
 )
 
@@ -153,3 +155,86 @@ class TestRUSHOptimizer(TestASHAOptimizer):
             tracker.end_trial(trial.id, "completed")
         tracker.end_study(study.id, "completed")
         return tracker
+
+
+class NearestCentroid(ModelTrainer):
+    """A real non-torch trainer (nearest class mean), which torch updaters must refuse."""
+
+    name = "centroid"
+
+    def fit(self, data: Any, report: Any) -> None:
+        raise NotImplementedError("only built to be refused by updaters")
+
+    def evaluate(self, split: Any) -> dict[str, float]:
+        return {"loss": 0.0, "accuracy": 0.0}
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.zeros(len(x), dtype=np.int64)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def model_info(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def restore(cls, config: Any, state: Any, info: Any) -> NearestCentroid:
+        return cls(config)
+
+
+class TorchUpdaterConformance(UpdaterConformance):
+    """The built-in updaters update torch trainers and refuse the others."""
+
+    def foreign_trainer(self) -> ModelTrainer:
+        return NearestCentroid(None)
+
+
+class TestFineTuningUpdater(TorchUpdaterConformance):
+    component = "fine_tuning"
+    invalid_config = {"val_memory_size": -1, "new_classes": "grows"}
+
+
+class TestJointUpdater(TorchUpdaterConformance):
+    component = "joint"
+
+
+class TestERUpdater(TorchUpdaterConformance):
+    component = "er"
+    invalid_config = {"memory_size": 0, "memory_batch_size": 0, "buffer": "fifo", "alpha": -1}
+
+    def config(self, tmp_path: Path) -> dict[str, Any]:
+        return {"memory_size": 60}
+
+
+class TestDERUpdater(TorchUpdaterConformance):
+    component = "der"
+    invalid_config = {"alpha": -0.1, "beta": -1}
+
+    def config(self, tmp_path: Path) -> dict[str, Any]:
+        return {"memory_size": 60}
+
+
+class TestOfflineERUpdater(TorchUpdaterConformance):
+    component = "offline_er"
+    invalid_config = {"new_weight": 1.5}
+
+    def config(self, tmp_path: Path) -> dict[str, Any]:
+        return {"memory_size": 60, "buffer": "class_balanced"}
+
+
+class TestGDumbUpdater(TorchUpdaterConformance):
+    component = "gdumb"
+    invalid_config = {"memory_size": 0}
+
+    def config(self, tmp_path: Path) -> dict[str, Any]:
+        return {"memory_size": 80}
+
+
+class TestEWCUpdater(TorchUpdaterConformance):
+    component = "ewc"
+    invalid_config = {"ewc_lambda": -1.0, "decay": -0.5}
+
+
+class TestLwFUpdater(TorchUpdaterConformance):
+    component = "lwf"
+    invalid_config = {"temperature": 0.0, "alpha": -1}

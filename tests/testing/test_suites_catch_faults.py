@@ -7,11 +7,9 @@ fail exactly the tests that check those faults.
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
+
+from faulty import run_suites
 
 FAULTY = '''
 import random
@@ -217,15 +215,6 @@ EXPECTED_FAILURES = {
 
 
 def test_the_suites_fail_exactly_the_broken_rules(tmp_path: Path) -> None:
-    (tmp_path / "test_faulty.py").write_text(textwrap.dedent(FAULTY))
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rf", "-p", "no:cacheprovider", "test_faulty.py"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    failed = set(re.findall(r"^FAILED test_faulty\.py::(\S+)", result.stdout, re.MULTILINE))
-    assert failed == EXPECTED_FAILURES, result.stdout[-3000:]
-    passed = int(re.search(r"(\d+) passed", result.stdout).group(1))
-    assert passed >= 16, result.stdout[-500:]
+    failed, passed, output = run_suites(tmp_path, FAULTY)
+    assert failed == EXPECTED_FAILURES, output
+    assert passed >= 16, output

@@ -75,7 +75,7 @@ def test_asha_stops_poor_trials_and_every_metric_is_tracked(
     assert winner.status in ("completed", "stopped")
 
 
-def test_rush_starts_from_the_reference_best_and_its_hurdles_stop_bad_trials(
+def test_rush_starts_from_the_reference_best_whose_results_here_stop_bad_trials(
     tracker: Any, store: Any, tmp_path: Path, digits_splits: Any
 ) -> None:
     grid_space = {"mlp": {"lr": [0.2, 1e-4], "hidden_layers": [[16]], "batch_size": 128}}
@@ -117,8 +117,17 @@ def test_rush_starts_from_the_reference_best_and_its_hurdles_stop_bad_trials(
     assert trials[0].params == best.params and trials[0].status == "completed"
     slow = [t for t in trials if t.params["lr"] < 0.001]
     assert slow and all(t.status == "stopped" for t in slow)
-    # a hurdle stops at the first epoch it is missed; ASHA (grace_period=2) lets epoch 1 pass
-    assert all(max(m.epoch for m in tracker.get_metrics(t.id)) == 1 for t in slow)
+    # the reference config's value at the rung (epoch 2) on this study's data is the
+    # threshold; with one trial at a time ASHA alone would have nothing to compare with
+    assert all(max(m.epoch for m in tracker.get_metrics(t.id)) == 2 for t in slow)
+
+
+def test_rush_without_a_reference_outside_an_update_is_a_one_line_error(
+    tracker: Any, store: Any, tmp_path: Path
+) -> None:
+    opt = optimizer(name="rush", max_epochs=3)
+    with pytest.raises(ConfigError, match=r"^optimizer.reference_study: optimizer=rush needs"):
+        study(tracker, store, tmp_path, opt).validate()
 
 
 def test_rush_names_close_studies_when_the_reference_is_unknown(
@@ -134,7 +143,6 @@ def test_rush_names_close_studies_when_the_reference_is_unknown(
     ("node", "message"),
     [
         ({"name": "asha"}, "optimizer.max_epochs: optimizer=asha needs an epoch budget"),
-        ({"name": "rush", "max_epochs": 3}, "optimizer.reference_study"),
         ({"name": "asha", "max_epochs": 3, "grace_period": 5}, "grace_period=5 must be <="),
         ({"name": "asha", "max_epochs": 3, "reduction_factor": 1}, "reduction_factor must be > 1"),
         ({"name": "random", "max_trials": 0}, "optimizer.max_trials must be an integer > 0"),

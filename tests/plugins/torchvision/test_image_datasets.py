@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import build
+from conftest import build, write_cifar
 from PIL import Image
 
 from hyperplug.errors import DataError, HyperplugError
@@ -73,26 +73,6 @@ def test_missing_dataset_names_the_root_and_the_flag(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- CIFAR batches
-
-
-def write_cifar(root: Path, name: str) -> tuple[Any, np.ndarray]:
-    from torchvision import datasets
-
-    cls = datasets.CIFAR10 if name == "cifar10" else datasets.CIFAR100
-    folder = root / cls.base_folder
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(1)
-    label_key = "labels" if name == "cifar10" else "fine_labels"
-    first = None
-    for filename, _ in cls.train_list + cls.test_list:
-        data = rng.integers(0, 256, (4, 3072), dtype=np.uint8)
-        first = data if first is None else first
-        entry = {"batch_label": filename, label_key: [0, 1, 2, 1], "data": data}
-        (folder / filename).write_bytes(pickle.dumps(entry, protocol=2))
-    n_classes = 10 if name == "cifar10" else 100
-    meta = {cls.meta["key"]: [f"class{i}" for i in range(n_classes)]}
-    (folder / cls.meta["filename"]).write_bytes(pickle.dumps(meta))
-    return cls, first
 
 
 @pytest.mark.parametrize("name", ["cifar10", "cifar100"])

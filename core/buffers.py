@@ -1,0 +1,270 @@
+"""Memory buffers: bounded samples of earlier data for the replay updaters (numpy only).
+
+The policies decide which offered rows stay:
+
+- ``reservoir``: a uniform sample of every row ever offered, across updates (Vitter's
+  algorithm R: the i-th row replaces a random slot with probability size/i);
+- ``class_balanced``: classes as equal as the budget allows (greedy, as GDumb: a full
+  buffer takes a row of a class smaller than the largest one, in place of a random row
+  of the largest);
+- ``sliding_window``: the most recent rows;
+- ``unbounded``: every row (joint training).
+
+A buffer saves itself as arrays and JSON (``to_state``) and comes back exactly
+(``from_state``): same rows in the same slots, same counters, so an update after a
+reload continues as if the process had never stopped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+from hyperplug.errors import ConfigError
+from hyperplug.interfaces import MemoryBuffer
+
+#: the buffers a replay updater's ``buffer`` option may name
+BUFFERS = ("reservoir", "class_balanced", "sliding_window")
+#: rows an unbounded buffer allocates at first
+_INITIAL_CAPACITY = 1024
+
+
+class ArrayBuffer(MemoryBuffer):
+    """Rows in preallocated arrays; subclasses choose the slot of an offered row."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, max_size: int | None, rng: np.random.Generator) -> None:
+        if max_size is not None and max_size < 1:
+            raise ConfigError(f"a {self.kind} buffer needs a size >= 1, got {max_size}")
+        self.max_size = max_size
+        self.rng = rng
+        self.size = 0
+        #: rows offered so far, across updates
+        self.seen = 0
+        self._x: np.ndarray | None = None
+        self._y = np.zeros(0, dtype=np.int64)
+        self._extras: dict[str, np.ndarray] = {}
+
+    # ------------------------------------------------------------------ policy
+
+    def slot_for(self, label: int) -> int | None:
+        """Where an offered row of class ``label`` goes (``size``: appended), or None."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ MemoryBuffer
+
+    def add(
+        self, x: np.ndarray, y: np.ndarray, extras: Mapping[str, np.ndarray] | None = None
+    ) -> list[tuple[int, int]]:
+        y = np.asarray(y)
+        placed = []
+        for row in range(len(y)):
+            slot = self.slot_for(int(y[row]))
+            self.seen += 1
+            if slot is None:
+                continue
+            self._put(slot, x[row], int(y[row]), {k: v[row] for k, v in (extras or {}).items()})
+            placed.append((slot, row))
+        return placed
+
+    def __len__(self) -> int:
+        return self.size
+
+    @property
+    def x(self) -> np.ndarray:
+        if self._x is None:
+            return np.zeros((0,))
+        return self._x[: self.size]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._y[: self.size]
+
+    @property
+    def extras(self) -> dict[str, np.ndarray]:
+        return {key: value[: self.size] for key, value in self._extras.items()}
+
+    def counts(self) -> dict[int, int]:
+        labels, counts = np.unique(self.y, return_counts=True)
+        return dict(zip(labels.tolist(), counts.tolist(), strict=True))
+
+    # ------------------------------------------------------------------ state
+
+    def to_state(self, prefix: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Arrays (``<prefix>x``, ``<prefix>y``, ``<prefix><extra>``) and JSON."""
+        arrays = {f"{prefix}x": self.x.copy(), f"{prefix}y": self.y.copy()}
+        arrays.update({f"{prefix}{key}": value.copy() for key, value in self.extras.items()})
+        info = {"kind": self.kind, "max_size": self.max_size, "size": self.size}
+        info.update({"seen": self.seen, **self.counters()})
+        return arrays, info
+
+    def counters(self) -> dict[str, Any]:
+        """Policy state beyond the rows (the sliding window's next slot)."""
+        return {}
+
+    def restore(self, arrays: Mapping[str, np.ndarray], info: Mapping[str, Any], prefix: str):
+        """Take back what ``to_state`` saved: exactly when the kind and size are the same,
+        else by offering the saved rows to this buffer (a changed budget or policy)."""
+        x = arrays.get(f"{prefix}x")
+        if x is None or len(x) == 0:
+            self.seen = int(info.get("seen", 0))
+            return self
+        y = np.asarray(arrays[f"{prefix}y"])
+        extras = {
+            key[len(prefix) :]: value
+            for key, value in arrays.items()
+            if key.startswith(prefix) and key not in (f"{prefix}x", f"{prefix}y")
+        }
+        same = info.get("kind") == self.kind and info.get("max_size") == self.max_size
+        if same and len(y) <= (self.max_size or math.inf):
+            for slot in range(len(y)):
+                self._put(slot, x[slot], int(y[slot]), {k: v[slot] for k, v in extras.items()})
+            self.seen = int(info.get("seen", len(y)))
+            self.restore_counters(info)
+        else:
+            self.add(x, y, extras)
+        return self
+
+    def restore_counters(self, info: Mapping[str, Any]) -> None:
+        """Take back ``counters()``."""
+
+    # ------------------------------------------------------------------ storage
+
+    def _put(self, slot: int, x: np.ndarray, y: int, extras: Mapping[str, np.ndarray]) -> None:
+        x = np.asarray(x)
+        if self._x is None:
+            capacity = self.max_size or _INITIAL_CAPACITY
+            self._x = np.zeros((capacity, *x.shape), dtype=x.dtype)
+            self._y = np.zeros(capacity, dtype=np.int64)
+        if slot >= len(self._y):  # unbounded: grow
+            capacity = 2 * len(self._y)
+            self._x = _grown(self._x, capacity)
+            self._y = _grown(self._y, capacity)
+            self._extras = {k: _grown(v, capacity, np.nan) for k, v in self._extras.items()}
+        if x.shape != self._x.shape[1:]:
+            raise ConfigError(
+                f"memory buffer holds rows shaped {self._x.shape[1:]}, got a row shaped {x.shape}"
+            )
+        self._x[slot] = x
+        self._y[slot] = y
+        for key in self._extras.keys() - extras.keys():
+            self._extras[key][slot] = np.nan  # a row offered without it (e.g. no logits)
+        for key, value in extras.items():
+            self._put_extra(key, slot, np.asarray(value, dtype=np.float32))
+        self.size = max(self.size, slot + 1)
+
+    def set_extra(self, key: str, slot: int, value: np.ndarray) -> None:
+        """Set the ``key`` extra of the row in ``slot`` (e.g. logits taken later)."""
+        if not 0 <= slot < self.size:
+            raise IndexError(f"slot {slot} is not filled (buffer size {self.size})")
+        self._put_extra(key, slot, np.asarray(value, dtype=np.float32))
+
+    def _put_extra(self, key: str, slot: int, value: np.ndarray) -> None:
+        """Store a per-row vector; vectors of another width (logits of a model whose
+        output layer grew) are padded with NaN to the widest."""
+        stored = self._extras.get(key)
+        if stored is None:
+            stored = np.full((len(self._y), *value.shape), np.nan, dtype=np.float32)
+        if value.ndim == 1 and stored.ndim == 2 and value.shape[0] != stored.shape[1]:
+            width = max(value.shape[0], stored.shape[1])
+            stored = _widened(stored, width)
+            value = np.concatenate([value, np.full(width - len(value), np.nan, np.float32)])
+        stored[slot] = value
+        self._extras[key] = stored
+
+
+def _grown(array: np.ndarray, capacity: int, fill: Any = 0) -> np.ndarray:
+    grown = np.full((capacity, *array.shape[1:]), fill, dtype=array.dtype)
+    grown[: len(array)] = array
+    return grown
+
+
+def _widened(array: np.ndarray, width: int) -> np.ndarray:
+    wide = np.full((len(array), width), np.nan, dtype=array.dtype)
+    wide[:, : array.shape[1]] = array
+    return wide
+
+
+class ReservoirBuffer(ArrayBuffer):
+    kind = "reservoir"
+
+    def slot_for(self, label: int) -> int | None:
+        assert self.max_size is not None
+        if self.size < self.max_size:
+            return self.size
+        slot = int(self.rng.integers(0, self.seen + 1))
+        return slot if slot < self.max_size else None
+
+
+class ClassBalancedBuffer(ArrayBuffer):
+    kind = "class_balanced"
+
+    def slot_for(self, label: int) -> int | None:
+        assert self.max_size is not None
+        if self.size < self.max_size:
+            return self.size
+        counts = self.counts()
+        largest = max(counts.values())
+        if counts.get(label, 0) >= largest:
+            return None  # its class is already among the largest
+        biggest = sorted(c for c, n in counts.items() if n == largest)
+        victim = biggest[int(self.rng.integers(0, len(biggest)))]
+        slots = np.flatnonzero(self.y == victim)
+        return int(slots[int(self.rng.integers(0, len(slots)))])
+
+
+class SlidingWindowBuffer(ArrayBuffer):
+    kind = "sliding_window"
+
+    def __init__(self, max_size: int | None, rng: np.random.Generator) -> None:
+        super().__init__(max_size, rng)
+        self.next_slot = 0
+
+    def slot_for(self, label: int) -> int | None:
+        assert self.max_size is not None
+        slot = self.next_slot
+        self.next_slot = (self.next_slot + 1) % self.max_size
+        return slot
+
+    def counters(self) -> dict[str, Any]:
+        return {"next_slot": self.next_slot}
+
+    def restore_counters(self, info: Mapping[str, Any]) -> None:
+        self.next_slot = int(info.get("next_slot", self.size % (self.max_size or 1)))
+
+
+class UnboundedBuffer(ArrayBuffer):
+    kind = "unbounded"
+
+    def slot_for(self, label: int) -> int | None:
+        return self.size
+
+
+_KINDS: dict[str, type[ArrayBuffer]] = {
+    cls.kind: cls
+    for cls in (ReservoirBuffer, ClassBalancedBuffer, SlidingWindowBuffer, UnboundedBuffer)
+}
+
+
+def make_buffer(kind: str, max_size: int | None, rng: np.random.Generator) -> ArrayBuffer:
+    """An empty buffer of a policy named in ``BUFFERS`` (or ``unbounded``)."""
+    if kind not in _KINDS:
+        raise ConfigError(f"unknown memory buffer {kind!r}; buffers: {', '.join(BUFFERS)}")
+    return _KINDS[kind](None if kind == "unbounded" else max_size, rng)
+
+
+def load_buffer(
+    kind: str,
+    max_size: int | None,
+    rng: np.random.Generator,
+    arrays: Mapping[str, np.ndarray],
+    info: Mapping[str, Any] | None,
+    prefix: str,
+) -> ArrayBuffer:
+    """A buffer of ``kind`` and ``max_size`` holding what a version saved under ``prefix``
+    (empty if it saved nothing there)."""
+    return make_buffer(kind, max_size, rng).restore(arrays, info or {}, prefix)
