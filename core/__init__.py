@@ -1,8 +1,8 @@
 """hyperplug: tune, track and version-control machine-learning models, built from plugins.
 
 ``hyperplug.hookimpl`` is what plugins import; the Python API (``Tuner``, ``GridTuner``, ``build``,
-``load_model``, ``update``, ``run_study``) is imported on first use so that ``import hyperplug``
-stays cheap for plugins and the CLI.
+``load_model``, ``update``, ``check_drift``, ``run_study``) is imported on first use so that
+``import hyperplug`` stays cheap for plugins and the CLI.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ _LAZY = {
     "build": "hyperplug.api",
     "load_model": "hyperplug.api",
     "update": "hyperplug.api",
+    "check_drift": "hyperplug.drift",
+    "UpdateSkipped": "hyperplug.drift",
     "run_study": "hyperplug.study",
     "Component": "hyperplug.components",
     "report": "hyperplug.reporting",

@@ -16,11 +16,19 @@ from hyperplug.config import (
 )
 from hyperplug.data import Dataset, DataSplits
 from hyperplug.errors import ConfigError
-from hyperplug.interfaces import Backend, ModelTrainer, Optimizer, ResourceVersionControl
+from hyperplug.interfaces import (
+    Backend,
+    DriftDetector,
+    ModelTrainer,
+    Optimizer,
+    ResourceVersionControl,
+)
 from hyperplug.plugin_manager import get_plugin_manager
+from hyperplug.trainers import restore_config, restore_model, trainer_spec
 from hyperplug.update_state import split_arrays
 
 if TYPE_CHECKING:
+    from hyperplug.drift import UpdateSkipped
     from hyperplug.study import StudyResult
 
 
@@ -32,24 +40,26 @@ def build(kind: str, **config: Any) -> Any:
 
 
 def load_model(
-    ref: str, vcs: ResourceVersionControl | None = None, **vcs_config: Any
+    ref: str,
+    vcs: ResourceVersionControl | None = None,
+    device: str | None = None,
+    **vcs_config: Any,
 ) -> ModelTrainer:
     """A working trained model from a version ref (``name``, ``name:v3``, ``name:best``).
 
     ``vcs`` defaults to the local store, configured by ``vcs_config`` (e.g. ``root=...``).
+    Only the version itself is needed: what the training machine had (a pretrained weight
+    file, a GPU) is not looked for. The model goes on ``device`` (``cpu``, ``cuda``, ...)
+    when given, else on the device it trained on if this machine has it, else on the
+    best one here.
     """
     if vcs is None:
         vcs = build("vcs", **{"name": "store", **vcs_config})
-    weights, version = vcs.load(ref)
-    component, config = configure(
-        "trainer",
-        {**version.meta.trainer_config, "name": version.meta.trainer},
-        get_plugin_manager(),
-    )
-    # factories may be lazy functions: the built trainer's class knows how to restore
-    trainer_class = type(component.build(config))
+    arrays, version = vcs.load(ref)
+    spec = trainer_spec(get_plugin_manager(), version.meta.trainer)
+    config = restore_config(spec, version.meta.trainer_config, device)
     # a version's arrays also hold what it keeps for its next update: not weights
-    return trainer_class.restore(config, split_arrays(weights)[0], version.meta.info)
+    return restore_model(spec, config, split_arrays(arrays)[0], version.meta.info)
 
 
 def update(
@@ -70,7 +80,8 @@ def update(
     study: str | None = None,
     home: str | Path = ".hyperplug",
     splitter: str | Mapping[str, Any] = "stratified",
-) -> StudyResult:
+    detector: str | Mapping[str, Any] | DriftDetector | None = None,
+) -> StudyResult | UpdateSkipped:
     """Turn model version ``model`` (``name``, ``name:vN``, ``name:alias``) and a chunk of
     new data into the model's next version, without Hydra.
 
@@ -87,7 +98,12 @@ def update(
     budget keys (``{"max_trials": 8}``) to the optimizer the update picks. ``tracker``
     and ``vcs`` default to the SQLite file and model store under ``home``, like the
     command line. Returns the study's result; ``winner`` is the new version.
+    ``detector`` (a name, a config mapping or a ``DriftDetector``) tests the chunk
+    against the model's data first: with no shift nothing is trained or written and the
+    call returns ``UpdateSkipped``; with one the new version records the test
+    (``winner.meta.update["drift"]``).
     """
+    from hyperplug.drift import UpdateSkipped, detect_shift, drift_record, make_detector
     from hyperplug.study import result_of
     from hyperplug.update_chain import fresh_base, update_tuner
     from hyperplug.update_state import load_base
@@ -114,6 +130,17 @@ def update(
                 f"not {trainer['name']}"
             )
         name = model_name or str(base.parent).split(":", 1)[0]
+    tested = None
+    if detector is not None:
+        tester = make_detector(detector)
+        if model is None:
+            raise ConfigError(
+                "detector: there is no model to test the chunk against (model=None starts a "
+                "chain); leave detector out of a chain's first update"
+            )
+        tested = detect_shift(tester, vcs, model, data, where="data")
+        if not tested[0].shift:
+            return UpdateSkipped(tested[1], tested[0])
     budget: Mapping[str, Any] = {}
     if isinstance(optimizer, Mapping) and "name" not in optimizer:
         budget, optimizer = optimizer, None  # budget keys for the optimizer the update picks
@@ -142,6 +169,8 @@ def update(
             home=home,
             plugin_manager=manager,
         )
+        if tested is not None:
+            tuner.drift = drift_record(*tested)
         model_object = tuner.run_experiment(data)
     finally:
         if own_tracker:

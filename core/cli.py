@@ -4,7 +4,7 @@
 work as in any Hydra app); ``hyperplug update [OVERRIDES]`` is the same app choosing an
 updater (``updater=er`` unless the overrides name one), so the run updates ``model=``
 on the configured data; a first word naming an inspection command (``plugins``,
-``studies``, ``study``, ``models``, ``model``) runs that command instead.
+``studies``, ``study``, ``models``, ``model``, ``drift``) runs that command instead.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 
-INSPECTION_COMMANDS = ("plugins", "studies", "study", "models", "model")
+INSPECTION_COMMANDS = ("plugins", "studies", "study", "models", "model", "drift")
 #: the updater ``hyperplug update`` chooses when the overrides name none
 DEFAULT_UPDATER = "er"
 

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from hyperplug.drift import DEFAULT_DETECTOR
 from hyperplug.errors import ConfigError, HyperplugError, NotFoundError, did_you_mean
 from hyperplug.plugin_manager import get_plugin_manager
 from hyperplug.summary import format_params, format_value, print_study
@@ -241,6 +242,77 @@ def update_rows(version: Any) -> dict[str, str]:
         ),
         "val memory": f"{memory.get('size', 0)} rows" if memory else "-",
     }
+    if update.get("drift"):
+        rows["drift"] = drift_row(update["drift"])
+    return rows
+
+
+def drift_row(record: dict[str, Any]) -> str:
+    """The drift test an update ran before it trained (``VersionMeta.update["drift"]``)."""
+    from hyperplug.drift import verdict
+    from hyperplug.interfaces import DriftResult
+
+    result = DriftResult(**{k: v for k, v in record.items() if k != "reference"})
+    return (
+        f"{result.detector} statistic {format_value(result.statistic)}, {verdict(result)}; "
+        f"{result.n_new} rows against {result.n_reference} kept by {record.get('reference')}"
+    )
+
+
+DRIFT_USAGE = (
+    "usage: hyperplug drift model=NAME[:vN|:alias] [dataset=...] [detector=mmd|ks] [OVERRIDES]"
+)
+
+
+def show_drift(positional: list[str], cfg: Any) -> int:
+    """The rows of ``dataset`` tested against the sample of training inputs model version
+    ``model`` keeps (``hyperplug.drift``): the test, its sizes and the verdict. Exit code
+    0 whatever the verdict: a shift is a finding, not a failure."""
+    from hyperplug.config import configure, to_plain
+    from hyperplug.drift import detect_shift, verdict
+
+    if positional or not cfg.get("model"):
+        raise ConfigError(DRIFT_USAGE)
+    manager = get_plugin_manager()
+    vcs = _build(cfg, "vcs")
+    component, config = configure("detector", cfg.detector, manager)
+    detector = component.build(config)
+    dataset_component, dataset_config = configure("dataset", cfg.dataset, manager)
+    dataset = dataset_component.build(dataset_config).load()
+    result, version = detect_shift(detector, vcs, str(cfg.model), dataset)
+    sample = (version.meta.update or {}).get("sample", {})
+    settings = {k: "null" if v is None else v for k, v in to_plain(config).items() if k != "name"}
+    rows = {
+        "model": f"{version.ref} (keeps {sample.get('size', '?')} of its "
+        f"{sample.get('of', '?')} training rows)",
+        "data": f"dataset={dataset.name}, {len(dataset)} rows",
+        "detector": f"{result.detector} ({format_params(settings)})",
+        "statistic": format_value(result.statistic),
+        "p-value": format_value(result.p_value),
+        "sample sizes": f"reference {result.n_reference}, new {result.n_new}",
+        **drift_details(result.details),
+        "verdict": verdict(result),
+    }
+    console = _console()
+    for key, value in rows.items():
+        console.print(f"{key:>15}: {value}", markup=False, highlight=False, soft_wrap=True)
+    return 0
+
+
+def drift_details(details: dict[str, Any]) -> dict[str, str]:
+    """A detector's details as rows: the features that moved (``ks``) one by one, the
+    rest as they are; ``alpha`` is in the verdict."""
+    rows = {}
+    for key, value in details.items():
+        if key == "alpha":
+            continue
+        if key == "moved_features":
+            value = ", ".join(
+                f"{moved['feature']} (statistic {format_value(moved['statistic'])}, "
+                f"p-value {format_value(moved['p_value'])})"
+                for moved in value
+            )
+        rows[key.replace("_", " ")] = format_value(value) if value != "" else "-"
     return rows
 
 
@@ -256,7 +328,12 @@ COMMANDS: dict[str, Callable[[list[str], Any], int]] = {
     "study": show_study,
     "models": show_models,
     "model": show_model,
+    "drift": show_drift,
 }
+
+
+#: the group option a command chooses when its overrides name none
+DEFAULT_CHOICES = {"drift": ("detector", DEFAULT_DETECTOR)}
 
 
 def run_command(name: str, args: list[str]) -> int:
@@ -265,6 +342,10 @@ def run_command(name: str, args: list[str]) -> int:
 
     positional = [a for a in args if "=" not in a]
     overrides = [a for a in args if "=" in a]
+    if name in DEFAULT_CHOICES and not any(
+        o.lstrip("+~").split("=", 1)[0] == DEFAULT_CHOICES[name][0] for o in overrides
+    ):
+        overrides = ["=".join(DEFAULT_CHOICES[name]), *overrides]
     try:
         cfg = None if name == "plugins" else compose(overrides)
         return COMMANDS[name](positional, cfg)

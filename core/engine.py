@@ -97,6 +97,14 @@ class Tally:
     best: float | None = None
     best_trial: int | None = None
     history: list[tuple[float, float]] = attrs.Factory(list)  # (time, best so far)
+    #: how many trials the study will have, when the search or the budget says so
+    total: int | None = None
+    #: when a wall-time budget ends the study (``time.time()``)
+    deadline: float | None = None
+    #: when this run's first epoch was reported (its trials are timed from there: the
+    #: workers' start-up is no trial's time); how many finished trials it resumed
+    first_report_at: float | None = None
+    resumed: int = 0
 
 
 class Engine:
@@ -167,6 +175,7 @@ class Engine:
                 continue
             past.append(PastTrial(trial.trainer, trial.params, trial.status, curve, trial.metrics))
             self._count(trial)
+        self.tally.resumed = self.tally.counted
         if past:
             trials = self.tracker.list_trials(self.study.id)
             self.tally.started -= max(t.ended_at or t.started_at for t in trials) - min(
@@ -211,6 +220,8 @@ class Engine:
             run.epochs = epochs if isinstance(epochs, int) else None
             run.task = self._task(record, algo, record.params, config)
             self.queue.append(run.task)
+            if self.view is not None:
+                self.view.trial_started(record, run.epochs, self.tally)
         self.resumable = []
 
     def _task(
@@ -237,6 +248,8 @@ class Engine:
         self.running[record.id] = run
         self.tally.running += 1
         self.manager.notify("on_trial_start", study=self.study, trial=record)
+        if self.view is not None:
+            self.view.trial_started(record, run.epochs, self.tally)
         run.task = self._task(record, algo, params, config)
         if run.task.stage_dir is not None:  # left by a tracker file that was replaced
             remove_staged(Path(run.task.stage_dir))
@@ -247,10 +260,14 @@ class Engine:
         if run is None or run.failure is not None:
             return False
         values = {name: float(value) for name, value in metrics.items()}
+        if self.tally.first_report_at is None:
+            self.tally.first_report_at = time.time()
         self.metrics.log_metrics(trial_id, epoch, values)
         self.manager.notify(
             "on_trial_report", study=self.study, trial=run.record, epoch=epoch, metrics=values
         )
+        if self.view is not None:
+            self.view.trial_reported(run.record, epoch, self.tally)
         # the latest value of every metric: a report may carry only some (the sweeper's
         # final objective)
         run.last = {**(run.last or {}), **values, "epoch": epoch}
@@ -357,6 +374,7 @@ class Engine:
         deadline = None
         if budget.max_wall_time_s is not None:
             deadline = self.tally.started + budget.max_wall_time_s
+        self.tally.deadline = deadline
         exhausted = stopping = False
         self._check_failures(budget, backend)  # a resumed study may have spent its failures
         self._resume(configure)

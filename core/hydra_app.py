@@ -73,6 +73,7 @@ def _run_job(cfg: Any) -> float | None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
+    from hyperplug.drift import UpdateSkipped
     from hyperplug.live import LiveView
     from hyperplug.study import run_study, run_sweep_job
     from hyperplug.summary import show_result
@@ -81,14 +82,17 @@ def _run_job(cfg: Any) -> float | None:
     protect_run_files(hydra_cfg)
     if cfg.get("scenario") is not None:
         return _run_stream_job(cfg, hydra_cfg)
+    swept = swept_keys(hydra_cfg.overrides.task)
     if hydra_cfg.mode == RunMode.MULTIRUN:
-        swept = swept_keys(hydra_cfg.overrides.task)
         return run_sweep_job(cfg, Path(hydra_cfg.sweep.dir), swept)
     view = LiveView(str(cfg.perf_metric))
     try:
-        result = run_study(cfg, view=view, overrides=list(hydra_cfg.overrides.task))
+        result = run_study(cfg, view=view, overrides=list(hydra_cfg.overrides.task), swept=swept)
     finally:
         view.close()
+    if isinstance(result, UpdateSkipped):  # detector=: the data has not shifted
+        print(result.message)
+        return None
     show_result(result, Path(hydra_cfg.runtime.output_dir))
     return result.best_value
 
@@ -113,12 +117,12 @@ def protect_run_files(hydra_cfg: Any) -> None:
 
     Hydra saves the composed config, the overrides and its own config (``.hydra/*.yaml``,
     a sweep's ``multirun.yaml``) before calling the task; they are rewritten redacted here.
-    The job's log handlers get a filter that masks secrets in every line."""
+    Every log line of the process is masked from now on (``redact_log_records``)."""
     from hydra.types import RunMode
 
-    from hyperplug.secrets import redact_log_handlers
+    from hyperplug.secrets import redact_log_records
 
-    redact_log_handlers()
+    redact_log_records()
     paths: list[Path] = []
     if hydra_cfg.output_subdir is not None:
         paths.extend(Path(hydra_cfg.runtime.output_dir, hydra_cfg.output_subdir).glob("*.yaml"))
@@ -147,8 +151,8 @@ def redact_yaml_file(path: Path) -> None:
 
 
 def swept_keys(task_overrides: Any) -> list[str]:
-    """The ``trainer.*`` (and an update's ``updater.*``) keys a sweep job overrides: they
-    are the trial's params."""
+    """The ``trainer.*`` (and an update's ``updater.*``) keys a job overrides on the
+    command line: they are the trial's params (in a single run's results table too)."""
     keys = []
     for override in task_overrides:
         key = override.split("=", 1)[0].lstrip("+~")
@@ -253,6 +257,9 @@ def run_app(args: list[str]) -> None:
     """Run the Hydra app with ``args`` as its command line."""
     import hydra
 
+    from hyperplug.secrets import redact_log_records
+
+    redact_log_records()  # Hydra's own lines too: a sweep logs each job's overrides
     with one_line_errors():
         with user_errors_exit():
             register_configs()

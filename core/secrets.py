@@ -182,9 +182,23 @@ def redacted_terminal() -> Iterator[None]:
         sys.stdout, sys.stderr = saved
 
 
-def redact_log_handlers(logger: logging.Logger | None = None) -> None:
-    """Add a ``RedactingFilter`` to every handler of ``logger`` (default: the root)."""
-    logger = logger or logging.getLogger()
-    for handler in logger.handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(RedactingFilter())
+def redact_log_records() -> None:
+    """Mask secrets in every log record this process makes, whichever handler emits it.
+
+    A filter on handlers is not enough: Hydra configures its logging anew before and
+    between the jobs of a sweep (its "Launching jobs" lines list each job's overrides),
+    dropping filters added to the handlers it replaces. Installed once per process."""
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "redacting", False):
+        return
+    masking = RedactingFilter()
+
+    def make_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        # a record whose message cannot be formatted: its handler reports that
+        with contextlib.suppress(Exception):
+            masking.filter(record)
+        return record
+
+    make_record.redacting = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(make_record)

@@ -121,6 +121,12 @@ def run_stream(
             f"scenario={study.configured['scenario'][1].name} updates a model chunk after "
             "chunk: choose an updater (e.g. updater=er)"
         )
+    if "detector" in study.configured:
+        raise ConfigError(
+            f"detector={study.configured['detector'][1].name}: a simulated stream updates on "
+            "every chunk; test a chunk with hyperplug drift, or let hyperplug update ... "
+            "detector=NAME skip an update"
+        )
     chunks = stream_chunks(study)  # a scenario or split that cannot be made fails here
     name = stream_name(study)
     updater = study.configured["updater"][1].name

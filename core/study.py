@@ -31,12 +31,21 @@ from hyperplug.config import (
     to_plain,
 )
 from hyperplug.data import DataSplits, check_learnable
+from hyperplug.drift import UpdateSkipped, drift_record
 from hyperplug.errors import ConfigError, DataError, NotFoundError
-from hyperplug.interfaces import DataRecipe, ModelVersion, StudyRecord, TrialRecord, TrialTask
+from hyperplug.interfaces import (
+    DataRecipe,
+    DriftResult,
+    ModelVersion,
+    StudyRecord,
+    TrialRecord,
+    TrialTask,
+)
 from hyperplug.plots import write_plots
 from hyperplug.plugin_manager import PluginManager, get_plugin_manager
 from hyperplug.reporting import ReportSink, TrialStopped
 from hyperplug.search_space import SearchSpace
+from hyperplug.trainers import trainer_spec, trial_config
 from hyperplug.trial_runner import fit_trainer
 from hyperplug.tuner import Tuner
 from hyperplug.update_chain import UpdateTuner
@@ -123,6 +132,21 @@ class Study:
         """Whether the command line set ``key`` (``trainer``, ``trainer.lr``)."""
         return any(o.split("=", 1)[0].lstrip("+~") == key for o in self.overrides)
 
+    def test_drift(self, data: DataSplits) -> tuple[DriftResult, ModelVersion] | None:
+        """With ``detector=``: the update's chunk tested against the sample of training
+        inputs its ``model`` keeps (``hyperplug.drift``); None without a detector."""
+        if "detector" not in self.configured:
+            return None
+        from hyperplug.drift import detect_shift
+
+        name = self.configured["detector"][1].name
+        if not self.is_update or not self.cfg.get("model"):
+            raise ConfigError(
+                f"detector={name} tests an update's data against the model it updates: "
+                "give model=NAME (hyperplug update model=NAME ... detector=NAME)"
+            )
+        return detect_shift(self.build("detector"), self.build("vcs"), str(self.cfg["model"]), data)
+
     def build(self, kind: str) -> Any:
         component, config = self.configured[kind]
         return component.build(config)
@@ -161,6 +185,21 @@ class Study:
             params[key] = [to_plain(self.configured[group][1])[key]]
         return params
 
+    def check(self, swept: list[str] | None = None) -> None:
+        """What can be checked without writing or loading anything, beyond the study keys
+        and component configs ``from_config`` checked: the search space, and the trial
+        config of every point of a finite one (an update's search is over its updater,
+        checked when the update starts)."""
+        if self.is_update:
+            return
+        space = SearchSpace.parse(self.grid(swept))
+        if not space.finite:
+            return
+        trainer_cfg = to_plain(self.configured["trainer"][1])
+        for trainer, params in space.grid():
+            base = trainer_cfg if trainer == trainer_cfg["name"] else {}
+            trial_config(trainer_spec(self.manager, trainer), params, base)
+
     def default_name(self) -> str:
         """``<model_name>-<8 hex>``: a hash of the composed config without the keys that
         do not change the search (hydra, study, backend, the optimizer's budgets)."""
@@ -177,8 +216,9 @@ class Study:
         view: Any = None,
         data: DataSplits | None = None,
     ) -> Tuner:
-        """A tuner over ``training_params`` (or the one configured trainer), validated;
-        for an update an ``UpdateTuner`` on ``data`` (the chunk)."""
+        """A tuner over ``training_params`` (or the one configured trainer), validated
+        (against ``data`` too, when given); for an update an ``UpdateTuner`` on ``data``
+        (the chunk)."""
         if self.is_update:
             if data is None:
                 data = self.load_data()
@@ -211,7 +251,7 @@ class Study:
             view=view,
         )
         try:
-            tuner.validate()
+            tuner.validate(data)
         except Exception:
             _close(tuner)
             raise
@@ -324,18 +364,26 @@ def run_study(
     manager: PluginManager | None = None,
     view: Any = None,
     overrides: Sequence[str] = (),
-) -> StudyResult:
+    swept: list[str] | None = None,
+) -> StudyResult | UpdateSkipped:
     """Run (or resume) a whole study from a composed config and save its winner (an
-    update when the config chooses an updater). ``overrides``: the command line's."""
+    update when the config chooses an updater). ``overrides``: the command line's;
+    ``swept``: the keys among them that are the one trial's params (``trainer.lr``), as
+    a sweep job's are. An update with a ``detector`` whose test finds no shift returns
+    ``UpdateSkipped``."""
     study = Study.from_config(cfg, manager, overrides)
     data = study.load_data()  # a missing or broken dataset fails before anything is written
-    tuner = study.tuner(view=view, data=data)
+    tested = study.test_drift(data)
+    if tested is not None and not tested[0].shift:
+        return UpdateSkipped(tested[1], tested[0])
+    # an update takes the trainer keys of the command line as its training config
+    tuner = study.tuner(swept=None if study.is_update else swept, view=view, data=data)
     try:
+        if tested is not None and isinstance(tuner, UpdateTuner):
+            tuner.drift = drift_record(*tested)
         tuner.data_recipe = study.recipe(data)
         model = tuner.run_experiment(data)
-        assert tuner.study is not None
-        trials = tuner.metadata_tracker.list_trials(tuner.study.id)
-        plots = write_plots(tuner.study_dir, tuner.study, trials, tuner.metrics_tracker)
+        plots = _plots(tuner)
     finally:
         _close(tuner)
     return result_of(tuner, model, plots)
@@ -359,6 +407,11 @@ def run_sweep_job(
     directory). Returns the job's best perf_metric value, the objective Hydra sweepers
     read."""
     study = Study.from_config(cfg, manager)
+    if "detector" in study.configured:
+        raise ConfigError(
+            "detector: a --multirun update does not test for a shift; test the data first "
+            "with hyperplug drift model=NAME dataset=..."
+        )
     data = study.load_data()
     tuner = study.tuner(sweep_study_name(study.settings, sweep_dir), swept, data=data)
     try:
@@ -438,9 +491,16 @@ def finish_sweep(
         if isinstance(tuner, UpdateTuner):
             tuner.data = tuner.prepare(data)  # the winner's version keeps the chunk's memory
         tuner.finish()
-        return result_of(tuner)
+        return result_of(tuner, plots=_plots(tuner))
     finally:
         _close(tuner)
+
+
+def _plots(tuner: Tuner) -> list[Path]:
+    """Write the study's PNG plots to its directory."""
+    assert tuner.study is not None
+    trials = tuner.metadata_tracker.list_trials(tuner.study.id)
+    return write_plots(tuner.study_dir, tuner.study, trials, tuner.metrics_tracker)
 
 
 def _recorded_config(study: Study, name: str) -> dict[str, Any]:

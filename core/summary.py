@@ -142,5 +142,11 @@ def show_result(result: Any, run_dir: Path) -> None:
         )
     print_study(result.study, result.trials, result.settings.metrics, result.winner)
     write_summary(run_dir, result.study, result.trials, result.settings.metrics, result.winner)
-    for path in result.plots:
+    show_plots(result.plots)
+
+
+def show_plots(paths: Sequence[Path]) -> None:
+    """Say where a study's plots are, one ``plot: PATH`` line each."""
+    out = console()
+    for path in paths:
         out.print(f"plot: {path}", highlight=False, markup=False)

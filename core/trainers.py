@@ -1,4 +1,17 @@
-"""Resolving a trainer (a registered name or a ``ModelTrainer`` class) and its config."""
+"""Resolving a trainer (a registered name or a ``ModelTrainer`` class) and its config.
+
+A trainer's config class may also define two optional methods, which core calls where
+it has no trainer instance yet (building one can import torch):
+
+* ``check_data(self, data: DataSplits) -> None``: raise a ``HyperplugError`` (``DataError``)
+  naming the key when this config cannot train on ``data`` (a channel count, a flat
+  dataset for an image model). Called once per trial config known up front, before the
+  first trial.
+* ``for_restore(cls, node: dict, device: str | None) -> dict`` (a classmethod): the saved
+  config ``node`` of a model version as it must be to restore the model on this machine,
+  with only the version itself: drop what the training machine had (a pretrained weight
+  file, a GPU) and use ``device`` when the caller asks for one.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +21,7 @@ from typing import Any
 import attrs
 
 from hyperplug.config import make_config, to_plain
+from hyperplug.data import DataSplits
 from hyperplug.errors import ConfigError
 from hyperplug.interfaces import ModelTrainer
 from hyperplug.plugin_manager import PluginManager
@@ -47,6 +61,26 @@ def trial_config(spec: TrainerSpec, params: Mapping[str, Any], base: Mapping[str
     """The trainer's config: its defaults, updated by ``base`` then by ``params``."""
     node = {**to_plain(base), **dict(params), "name": spec.name}
     return make_config(spec.config_class, node, f"training_params.{spec.name}")
+
+
+def check_data(config: Any, data: DataSplits) -> None:
+    """Run the config's optional ``check_data`` on ``data`` (see the module docstring)."""
+    check = getattr(config, "check_data", None)
+    if check is not None:
+        check(data)
+
+
+def restore_config(spec: TrainerSpec, saved: Mapping[str, Any], device: str | None = None) -> Any:
+    """The validated config to restore a saved model of ``spec`` with, on this machine: the
+    saved config through the config class's optional ``for_restore``. Without one, the
+    saved config is used as it is and asking for a ``device`` is an error."""
+    node = {**to_plain(saved), "name": spec.name}
+    adapt = getattr(spec.config_class, "for_restore", None)
+    if adapt is not None:
+        node = adapt(node, device)
+    elif device is not None:
+        raise ConfigError(f"device={device!r}: trainer {spec.name} has no device to choose")
+    return make_config(spec.config_class, node, "trainer")
 
 
 def restore_model(spec: TrainerSpec, config: Any, weights: Any, info: Any) -> ModelTrainer:

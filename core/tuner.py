@@ -49,11 +49,20 @@ from hyperplug.interfaces import (
     TrialRecord,
     VersionMeta,
 )
+from hyperplug.paths import check_directory
 from hyperplug.plugin_manager import PluginManager, get_plugin_manager
 from hyperplug.search_space import Choice, Dimension, Fixed, SearchSpace
 from hyperplug.secrets import redact
 from hyperplug.staging import is_staged, load_staged, remove_staged, study_dir, trial_dir
-from hyperplug.trainers import Algo, TrainerSpec, restore_model, trainer_spec, trial_config
+from hyperplug.trainers import (
+    Algo,
+    TrainerSpec,
+    check_data,
+    restore_config,
+    restore_model,
+    trainer_spec,
+    trial_config,
+)
 from hyperplug.trial_runner import execute_trial
 from hyperplug.update_state import join_arrays, kept_data
 
@@ -286,12 +295,15 @@ class BaseHyperparameterTuner(abc.ABC):
             base["epochs"] = max_epochs
         return algo, to_plain(trial_config(spec, params, base))
 
-    def validate(self) -> SearchSpace:
+    def validate(self, data: DataSplits | None = None) -> SearchSpace:
         """Check the search space and every trial config that can be known up front
-        (every grid point; each trainer's first values otherwise), before any write; the
-        store's writability probe comes last, as the only check that writes (and removes)
-        a file: a command refused for another reason leaves nothing behind."""
+        (every grid point; each trainer's first values otherwise), before any write;
+        given the ``data``, also that each of those configs can train on it (once here,
+        instead of every trial failing the same way). The store's writability probe comes
+        last, as the only check that writes (and removes) a file: a command refused for
+        another reason leaves nothing behind."""
         space = self.search_space()
+        check_directory("home", self.home)
         self.optimizer.check(
             SearchContext(
                 space,
@@ -305,8 +317,7 @@ class BaseHyperparameterTuner(abc.ABC):
         )
         if self.optimizer.needs_finite_space():
             space.check_finite(getattr(getattr(self.optimizer, "config", None), "name", "grid"))
-            for trainer, params in space.grid():
-                self.configure_trial(trainer, params)
+            self._check_points(space.grid(), data)
         else:
             if space.finite and len(space.grid()) == 1:
                 name = getattr(getattr(self.optimizer, "config", None), "name", "this optimizer")
@@ -315,10 +326,26 @@ class BaseHyperparameterTuner(abc.ABC):
                     "ranges or lists in training_params (e.g. "
                     "+training_params.mlp.lr='\"loguniform(1e-4,1e-1)\"') or use optimizer=grid"
                 )
-            for trainer, dims in space.trainers.items():
-                self.configure_trial(trainer, {key: _first(dim) for key, dim in dims.items()})
+            firsts = [
+                (t, {key: _first(dim) for key, dim in dims.items()})
+                for t, dims in space.trainers.items()
+            ]
+            self._check_points(firsts, data)
         self.resource_version_control.check_writable()
         return space
+
+    def _check_points(
+        self, points: Sequence[tuple[str, Mapping[str, Any]]], data: DataSplits | None
+    ) -> None:
+        """Configure each point (a bad value is a ``ConfigError`` naming it); given the
+        data, check each distinct trainer config against it once."""
+        configs: dict[str, tuple[str, dict[str, Any]]] = {}
+        for trainer, params in points:
+            _, config = self.configure_trial(trainer, params)
+            configs[repr(sorted(config.items()))] = trainer, config
+        for trainer, config in configs.values() if data is not None else ():
+            spec = self.trainer_spec(self.algos[trainer])
+            check_data(make_config(spec.config_class, config, f"trainer {spec.name}"), data)
 
     def start_study(self) -> StudyRecord:
         """Start the study, or join it if it exists. Its record keeps what it searches
@@ -393,6 +420,15 @@ def _first(dim: Dimension) -> Any:
     return int(dim.low) if dim.integer else dim.low
 
 
+def planned_trials(space: SearchSpace, optimizer: Optimizer, max_trials: int | None) -> int | None:
+    """How many trials a study will have: its grid's size, capped by ``max_trials``
+    (None when neither says)."""
+    grid = len(space.grid()) if optimizer.needs_finite_space() else None
+    if max_trials is None or grid is None:
+        return grid if max_trials is None else max_trials
+    return min(grid, max_trials)
+
+
 def build_training_grid(params: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     """The cartesian product of ``params``' value lists, in key order."""
     keys = list(params)
@@ -419,7 +455,7 @@ class Tuner(BaseHyperparameterTuner):
     """
 
     def run_experiment(self, data: DataSplits, *args: Any, **kwargs: Any) -> ModelTrainer:
-        space = self.validate()
+        space = self.validate(data)
         check_learnable(data)
         self.data = data
         study = self.start_study()
@@ -457,6 +493,7 @@ class Tuner(BaseHyperparameterTuner):
             self.lineage,
         )
         search = self.optimizer.search(context)
+        engine.tally.total = planned_trials(space, self.optimizer, budget.max_trials)
         recipe = self.data_recipe or DataRecipe(data.fingerprint)
         recipe = attrs.evolve(recipe, data=data)
         engine.run(search, self.backend, recipe, budget, self.configure_trial)
@@ -503,8 +540,10 @@ class Tuner(BaseHyperparameterTuner):
         weights, record = load_staged(directory)
         algo = self.algos.get(experiment.trainer, experiment.trainer)
         spec = self.trainer_spec(algo)
-        config = make_config(spec.config_class, experiment.trainer_config, f"trainer {spec.name}")
-        model = restore_model(spec, config, weights, record["info"])
+        # restored where the study runs, which need not be where the trial trained
+        model = restore_model(
+            spec, restore_config(spec, experiment.trainer_config), weights, record["info"]
+        )
         arrays, kept = dict(weights), {}
         if self.data is not None:
             state, kept = kept_data(self.data, int(experiment.trainer_config.get("seed", 0)))
@@ -527,7 +566,7 @@ class Tuner(BaseHyperparameterTuner):
         arrays, version = self.resource_version_control.load(self.study.winner_version)
         self.winner = version
         spec = self.trainer_spec(self.algos.get(version.meta.trainer, version.meta.trainer))
-        config = make_config(spec.config_class, version.meta.trainer_config, "trainer")
+        config = restore_config(spec, version.meta.trainer_config)
         return restore_model(spec, config, arrays, version.meta.info)
 
 

@@ -36,7 +36,14 @@ from hyperplug.interfaces import (
 )
 from hyperplug.search_space import SearchSpace
 from hyperplug.staging import load_staged
-from hyperplug.trainers import Algo, TrainerSpec, restore_model, trainer_spec, trial_config
+from hyperplug.trainers import (
+    Algo,
+    TrainerSpec,
+    restore_config,
+    restore_model,
+    trainer_spec,
+    trial_config,
+)
 from hyperplug.trial_runner import first_line
 from hyperplug.tuner import Tuner
 from hyperplug.update_state import (
@@ -87,6 +94,8 @@ class UpdateTuner(Tuner):
         self.lineage = base.lineage
         #: why nothing ran (the parent was updated on this very chunk), or None
         self.notice: str | None = None
+        #: the drift test that let the update run (``hyperplug.drift.drift_record``)
+        self.drift: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ names
 
@@ -143,8 +152,8 @@ class UpdateTuner(Tuner):
         config = to_plain(trial_config(spec, training, base))
         return UpdatePlan(self.trainer_algo, to_plain(updater_config)), config
 
-    def validate(self) -> SearchSpace:
-        space = super().validate()
+    def validate(self, data: DataSplits | None = None) -> SearchSpace:
+        space = super().validate(data)
         self.check_base()
         return space
 
@@ -229,8 +238,8 @@ class UpdateTuner(Tuner):
         self, weights: Mapping[str, Any], info: Mapping[str, Any], config: Mapping[str, Any]
     ) -> ModelTrainer:
         spec = self.trainer_spec(self.base.trainer)
-        trainer_config = make_config(spec.config_class, config, f"trainer {spec.name}")
-        return restore_model(spec, trainer_config, weights, info)
+        # restored from the version or the staged trial alone (see restore_config)
+        return restore_model(spec, restore_config(spec, config), weights, info)
 
     # ------------------------------------------------------------------ promotion
 
@@ -260,6 +269,8 @@ class UpdateTuner(Tuner):
             },
             "buffer_size": int(buffer.get("size", 0)),
         }
+        if self.drift is not None:
+            update["drift"] = self.drift
         self.winner = self.save_weights(
             arrays,
             record["info"],

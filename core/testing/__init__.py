@@ -21,6 +21,7 @@ from hyperplug.testing.backend import BackendConformance
 from hyperplug.testing.base import ComponentConformance
 from hyperplug.testing.data import RecordingReporter, blobs, blobs_splits
 from hyperplug.testing.dataset import DatasetConformance
+from hyperplug.testing.detector import DetectorConformance
 from hyperplug.testing.optimizer import OptimizerConformance
 from hyperplug.testing.splitter import SplitterConformance
 from hyperplug.testing.tracker import TrackerConformance
@@ -32,6 +33,7 @@ __all__ = [
     "BackendConformance",
     "ComponentConformance",
     "DatasetConformance",
+    "DetectorConformance",
     "OptimizerConformance",
     "RecordingReporter",
     "SplitterConformance",

@@ -50,17 +50,22 @@ def worker_main(conn: Connection, setup: WorkerSetup) -> None:
     except Exception as exc:
         conn.send(("broken", first_line(exc)))
         return
-    conn.send(("ready", os.getpid()))
-    while True:
-        message: Any = conn.recv()
-        if message[0] == "exit":
-            return
-        task: TrialTask = message[1]
+    try:
+        conn.send(("ready", os.getpid()))
+        while True:
+            message: Any = conn.recv()
+            if message[0] == "exit":
+                return
+            task: TrialTask = message[1]
 
-        def report(epoch: int, metrics: dict[str, float], task: TrialTask = task) -> bool:
-            conn.send(("report", task.trial_id, epoch, metrics))
-            return bool(conn.recv())
+            def report(epoch: int, metrics: dict[str, float], task: TrialTask = task) -> bool:
+                conn.send(("report", task.trial_id, epoch, metrics))
+                return bool(conn.recv())
 
-        _keep_threads(setup)
-        end, _ = execute_trial(task, data, report, manager)
-        conn.send(("end", end))
+            _keep_threads(setup)
+            end, _ = execute_trial(task, data, report, manager)
+            conn.send(("end", end))
+    except (EOFError, OSError):
+        # the study process is gone (killed): no one to report to; end quietly (only
+        # the pipe raises these here, a trial's own errors are its end's reason)
+        return

@@ -12,6 +12,7 @@ from typing import Any
 
 from hyperplug import hookimpl
 from hyperplug.components import Component
+from hyperplug.plugins.scipy.detector_configs import KSConfig, MMDConfig
 from hyperplug.plugins.scipy.scenario_configs import (
     ClassIncrementalConfig,
     DataIncrementalConfig,
@@ -50,7 +51,10 @@ SCENARIOS: dict[str, tuple[type, str, str]] = {
 }
 
 #: detector name -> (config class, class name in ``detectors``, description)
-DETECTORS: dict[str, tuple[type, str, str]] = {}
+DETECTORS: dict[str, tuple[type, str, str]] = {
+    "mmd": (MMDConfig, "MMD", "Kernel MMD two-sample test (RBF, median bandwidth, permutations)."),
+    "ks": (KSConfig, "KS", "Kolmogorov-Smirnov test per feature, Bonferroni-Holm corrected."),
+}
 
 
 def build_scenario(config: Any) -> Any:

@@ -45,6 +45,7 @@ from hyperplug.interfaces import (
     StudyRecord,
     TrialRecord,
 )
+from hyperplug.paths import check_directory
 from hyperplug.serialize import to_json
 
 log = logging.getLogger(__name__)
@@ -154,12 +155,13 @@ class SQLiteTracker(MetadataTracker, MetricsTracker):
 
     def _open(self) -> sqlite3.Connection:
         if isinstance(self.path, Path):
+            check_directory("tracker.path", self.config.path, self.path.parent)
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as error:
                 raise StorageError(
-                    f"cannot create the directory of tracker database '{self.path}': "
-                    f"{error.strerror or error}"
+                    f"tracker.path: cannot create the directory of tracker database "
+                    f"'{self.path}': {error.strerror or error}"
                 ) from error
         try:
             conn = sqlite3.connect(

@@ -7,6 +7,7 @@ import contextlib
 import datetime
 import itertools
 import json
+import logging
 import math
 import sys
 from collections import deque
@@ -257,7 +258,8 @@ class SchedulerSearch(Search):
         trial = self.trials.pop(trial_id)
         with self.randomness.active():
             if status == "failed" or last is None or self.metric not in last:
-                self.scheduler.on_trial_error(trial)
+                with _quiet(type(self.scheduler)):
+                    self.scheduler.on_trial_error(trial)
             else:
                 self.scheduler.on_trial_complete(trial, dict(last))
 
@@ -267,6 +269,27 @@ class SchedulerSearch(Search):
         searcher = getattr(self.scheduler, "searcher", None)
         held = getattr(searcher, "pending_trials", None)
         return set(held) if held is not None else set(self.trials)
+
+
+@contextlib.contextmanager
+def _quiet(scheduler_class: type) -> Iterator[None]:
+    """Syne Tune's schedulers log "trial_id N: Evaluation failed!" for a failed trial, with
+    their own trial ids (a resumed study's replayed trials are negative); the study
+    already records and shows the failure with its reason. Keep the modules of the
+    scheduler's classes quiet below ERROR while it hears of it."""
+    loggers = [
+        logging.getLogger(cls.__module__)
+        for cls in scheduler_class.__mro__
+        if cls.__module__.startswith("syne_tune.")
+    ]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def point_key(trainer: str, params: Mapping[str, Any]) -> str:

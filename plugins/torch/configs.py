@@ -13,6 +13,8 @@ from typing import Any, ClassVar
 
 import attrs
 
+from hyperplug.data import DataSplits
+from hyperplug.errors import DataError
 from hyperplug.plugins.torch.variants import check_variant, patch_size
 from hyperplug.validators import (
     Validator,
@@ -133,6 +135,22 @@ class TrainingConfig:
                     "on the CPU use trainer.precision=bf16 or fp32"
                 )
 
+    @classmethod
+    def for_restore(cls, node: dict[str, Any], device: str | None) -> dict[str, Any]:
+        """A saved config as it must be to restore the model on this machine: on
+        ``device`` when asked, else on the device it trained on if this machine has it,
+        else on the best one here (``auto``); fp16 becomes fp32 on the CPU."""
+        from hyperplug.plugins.torch.runtime import available, resolve_device
+
+        if device is None:
+            saved = node.get("device", "auto")
+            device = saved if saved == "auto" or (saved in DEVICES and available(saved)) else "auto"
+        node = {**node, "device": device}
+        on_cpu = device == "cpu" or (device == "auto" and resolve_device("auto").type == "cpu")
+        if node.get("precision") == "fp16" and on_cpu:
+            node["precision"] = "fp32"
+        return node
+
 
 @attrs.define
 class MLPConfig(TrainingConfig):
@@ -195,6 +213,34 @@ class ImageModelConfig(TrainingConfig):
 
             pretrained_args(resolve_variant(self.variant)[0], True, self.allow_download)
 
+    @classmethod
+    def for_restore(cls, node: dict[str, Any], device: str | None) -> dict[str, Any]:
+        # the saved weights replace pretrained ones: no weight file or cache is needed
+        return {**super().for_restore(node, device), "pretrained": False, "allow_download": False}
+
+    def check_data(self, data: DataSplits) -> None:
+        self.image_shape(data.input_shape)
+
+    def image_shape(self, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
+        """(channels, height, width) of the network's inputs for samples shaped
+        ``input_shape``; a ``DataError`` naming the key when they do not fit this config."""
+        if len(input_shape) not in (2, 3):
+            raise DataError(
+                f"trainer {self.name} needs images shaped (n, C, H, W) or (n, H, W), got "
+                f"samples shaped {tuple(input_shape)}: use an image dataset such as "
+                "dataset=digits_images"
+            )
+        channels = input_shape[0] if len(input_shape) == 3 else 1
+        if self.in_chans and self.in_chans != channels:
+            raise DataError(
+                f"trainer.in_chans is {self.in_chans} but the images have {channels} "
+                "channel(s): set trainer.in_chans=0 (take it from the data) or change the "
+                "dataset's channels"
+            )
+        height, width = input_shape[-2:]
+        size = self.img_size
+        return (channels, size, size) if size else (channels, height, width)
+
 
 @attrs.define
 class ResNetConfig(ImageModelConfig):
@@ -221,3 +267,14 @@ class ViTConfig(ImageModelConfig):
                 f"trainer.img_size {self.img_size} is not divisible by the patch size {patch} "
                 f"of {self.variant}"
             )
+
+    def image_shape(self, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
+        shape = super().image_shape(input_shape)
+        _, height, width = shape
+        patch = patch_size(self.variant, self.model_kwargs)
+        if patch and (height % patch or width % patch):
+            raise DataError(
+                f"trainer.img_size: images of {height}x{width} are not divisible by the patch "
+                f"size {patch} of {self.variant}: set trainer.img_size to a multiple of {patch}"
+            )
+        return shape

@@ -15,7 +15,6 @@ from torch import nn
 from torch.nn import functional as F
 
 from hyperplug.data import DataSplits
-from hyperplug.errors import DataError
 from hyperplug.interfaces import Reporter
 from hyperplug.plugins.torch import loop
 from hyperplug.plugins.torch.augment import Normalized, flip_crop
@@ -23,7 +22,6 @@ from hyperplug.plugins.torch.configs import ImageModelConfig, ResNetConfig, ViTC
 from hyperplug.plugins.torch.runtime import Runtime
 from hyperplug.plugins.torch.timm_models import create_model
 from hyperplug.plugins.torch.trainer import TorchTrainer
-from hyperplug.plugins.torch.variants import patch_size
 
 
 class ImageTrainer(TorchTrainer):
@@ -34,27 +32,6 @@ class ImageTrainer(TorchTrainer):
     @property
     def eval_batch_size(self) -> int:  # type: ignore[override]
         return 4 * self.config.batch_size
-
-    # ------------------------------------------------------------------ shapes
-
-    def image_shape(self, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
-        """(channels, height, width) of the network's inputs, checked against the config."""
-        if len(input_shape) not in (2, 3):
-            raise DataError(
-                f"trainer {self.name} needs images shaped (n, C, H, W) or (n, H, W), got "
-                f"samples shaped {input_shape}: use an image dataset such as "
-                "dataset=digits_images"
-            )
-        channels = input_shape[0] if len(input_shape) == 3 else 1
-        if self.config.in_chans and self.config.in_chans != channels:
-            raise DataError(
-                f"trainer.in_chans is {self.config.in_chans} but the images have {channels} "
-                "channel(s): set trainer.in_chans=0 (take it from the data) or change the "
-                "dataset's channels"
-            )
-        height, width = input_shape[-2:]
-        size = self.config.img_size
-        return (channels, size, size) if size else (channels, height, width)
 
     def prepare_inputs(self, x: np.ndarray) -> torch.Tensor:
         tensor = super().prepare_inputs(x)
@@ -74,7 +51,7 @@ class ImageTrainer(TorchTrainer):
         return {}
 
     def build_model(self, input_shape: tuple[int, ...], n_classes: int) -> nn.Module:
-        shape = self.image_shape(input_shape)
+        shape = self.config.image_shape(input_shape)
         net = create_model(
             self.config.variant,
             n_classes,
@@ -87,7 +64,7 @@ class ImageTrainer(TorchTrainer):
         return Normalized(net, shape[0]) if self.config.normalize else net
 
     def fit(self, data: DataSplits, report: Reporter) -> None:
-        self.image_shape(data.input_shape)  # fail on bad shapes before any tensor is made
+        self.config.check_data(data)  # bad shapes fail before any tensor is made
         super().fit(data, report)
 
     def prepare_model(self, model: nn.Module, train_x: torch.Tensor) -> None:
@@ -125,12 +102,5 @@ class ViTTrainer(ImageTrainer):
     config: ViTConfig
 
     def timm_kwargs(self, shape: tuple[int, int, int]) -> dict[str, Any]:
-        _, height, width = shape
-        patch = patch_size(self.config.variant, self.config.model_kwargs)
-        if patch and (height % patch or width % patch):
-            raise DataError(
-                f"trainer.img_size: images of {height}x{width} are not divisible by the patch "
-                f"size {patch} of {self.config.variant}: set trainer.img_size to a multiple "
-                f"of {patch}"
-            )
+        _, height, width = shape  # the config checked them against the patch size
         return {"img_size": (height, width)}

@@ -12,7 +12,8 @@ import torch
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def _available(kind: str) -> bool:
+def available(kind: str) -> bool:
+    """Whether this machine has a ``kind`` device torch can use (``cpu`` always)."""
     if kind == "cuda":
         return torch.cuda.is_available()
     if kind == "mps":
@@ -22,7 +23,7 @@ def _available(kind: str) -> bool:
 
 def require_device(kind: str) -> None:
     """Raise ``ValueError`` naming ``trainer.device`` when ``kind`` is not on this machine."""
-    if not _available(kind):
+    if not available(kind):
         raise ValueError(
             f"trainer.device={kind} but this machine has no {kind.upper()} device usable by "
             f"torch {torch.__version__}: use trainer.device=auto or cpu"
@@ -32,7 +33,7 @@ def require_device(kind: str) -> None:
 def resolve_device(kind: str) -> torch.device:
     """``auto`` is CUDA if present, else MPS, else the CPU."""
     if kind == "auto":
-        kind = next(k for k in ("cuda", "mps", "cpu") if _available(k))
+        kind = next(k for k in ("cuda", "mps", "cpu") if available(k))
     require_device(kind)
     return torch.device(kind)
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import attrs
 
+from hyperplug.errors import ConfigError
+
 MODES = ("online", "offline", "disabled", "auto")
 #: W&B refuses project names longer than this or holding these characters
 #: (wandb.sdk.wandb_settings.Settings.validate_project)
@@ -78,15 +80,31 @@ class WandbVcsConfig:
     root: str = ".hyperplug/wandb/models"
 
 
+#: the values W&B takes in ``WANDB_MODE``, and the mode each means here
+WANDB_MODES = {
+    "online": "online",
+    "run": "online",
+    "shared": "online",
+    "offline": "offline",
+    "dryrun": "offline",
+    "disabled": "disabled",
+}
+
+
 def resolve_mode(mode: str, environ: Mapping[str, str] | None = None) -> str:
     """The mode W&B runs in: ``auto`` follows ``WANDB_MODE`` if set, else online with an
-    API key in ``WANDB_API_KEY`` and offline without one."""
+    API key in ``WANDB_API_KEY`` and offline without one. A ``WANDB_MODE`` W&B does not
+    know is a ``ConfigError`` unless W&B is not used (``disabled``): W&B reads it whatever
+    mode it is given, and would fail on it in the middle of the study."""
     environ = os.environ if environ is None else environ
+    forced = environ.get("WANDB_MODE", "")
+    if forced and forced not in WANDB_MODES and mode != "disabled":  # W&B: exactly these
+        raise ConfigError(
+            f"WANDB_MODE={forced!r} in the environment is not a W&B mode "
+            f"({', '.join(WANDB_MODES)}): correct it or unset it"
+        )
     if mode != "auto":
         return mode
-    forced = environ.get("WANDB_MODE", "").strip().lower()
-    if forced in ("online", "offline", "disabled"):
-        return forced
-    if forced == "dryrun":
-        return "offline"
+    if forced:
+        return WANDB_MODES[forced]
     return "online" if environ.get("WANDB_API_KEY") else "offline"

@@ -27,8 +27,8 @@ from typing import Any
 from hyperplug.interfaces import StudyRecord, TrialRecord
 from hyperplug.mirror import MirroredTracker, TrackerMirror
 from hyperplug.plugins.sqlite import SQLiteTracker, SQLiteTrackerConfig
-from hyperplug.plugins.wandb.configs import WandbTrackerConfig, resolve_mode
-from hyperplug.plugins.wandb.session import print_sync_hint, start_run
+from hyperplug.plugins.wandb.configs import WandbTrackerConfig
+from hyperplug.plugins.wandb.session import decide_mode, mask_tags, print_sync_hint, start_run
 from hyperplug.secrets import redact_text
 
 log = logging.getLogger(__name__)
@@ -36,9 +36,10 @@ _STOP = object()
 
 
 def build_tracker(config: WandbTrackerConfig) -> MirroredTracker:
-    """SQLite at ``config.path`` as the record of truth, W&B as its mirror."""
-    primary = SQLiteTracker(SQLiteTrackerConfig(path=config.path))
-    return MirroredTracker(primary, [WandbMirror(config)])
+    """SQLite at ``config.path`` as the record of truth, W&B as its mirror (made first: a
+    W&B setting that fails must leave no database behind)."""
+    mirror = WandbMirror(config)
+    return MirroredTracker(SQLiteTracker(SQLiteTrackerConfig(path=config.path)), [mirror])
 
 
 def run_id(study: StudyRecord, trial_id: int) -> str:
@@ -55,7 +56,9 @@ class WandbMirror(TrackerMirror):
 
     def __init__(self, config: WandbTrackerConfig) -> None:
         self.config = config
-        self.mode = resolve_mode(config.mode)
+        self.mode = decide_mode(config.mode)
+        #: the config's tags, masked: every run carries them
+        self.tags = mask_tags(config.tags)
         self._queue: queue.Queue[Any] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._failed = False
@@ -146,7 +149,7 @@ class WandbMirror(TrackerMirror):
             study,
             trial.id,
             name=f"{study.name}-trial-{trial.number}",
-            tags=[*self.config.tags],
+            tags=self.tags,
             config={
                 **trial.params,
                 "trainer": trial.trainer,
@@ -185,7 +188,7 @@ class WandbMirror(TrackerMirror):
                 },
             }
         )
-        run.tags = (*self.config.tags, trial.status)
+        run.tags = (*self.tags, trial.status)
         study = self._studies.get(trial.study_id)
         if study is None:
             return
@@ -205,7 +208,7 @@ class WandbMirror(TrackerMirror):
         if run is None:  # ended in another process (a sweep's jobs): reopen it by id
             ended = self._ended.get(winner)
             run = self._start_run(study, winner, resume="allow")
-            run.tags = (*self.config.tags, ended.status if ended else "completed")
+            run.tags = (*self.tags, ended.status if ended else "completed")
             self._runs[winner] = run
             self._reopened.add(winner)
         run.tags = (*run.tags, "winner")

@@ -34,8 +34,8 @@ from hyperplug.errors import NotFoundError, StorageError
 from hyperplug.interfaces import ModelVersion, ResourceVersionControl, VersionMeta
 from hyperplug.plugins.store import LocalStore, LocalStoreConfig
 from hyperplug.plugins.store.local import LATEST, VERSION_PATTERN, WEIGHTS
-from hyperplug.plugins.wandb.configs import WandbVcsConfig, resolve_mode
-from hyperplug.plugins.wandb.session import print_sync_hint, start_run
+from hyperplug.plugins.wandb.configs import WandbVcsConfig
+from hyperplug.plugins.wandb.session import decide_mode, print_sync_hint, start_run
 from hyperplug.secrets import redact, redact_text
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ class WandbArtifactStore(ResourceVersionControl):
 
     def __init__(self, config: WandbVcsConfig) -> None:
         self.config = config
-        self.mode = resolve_mode(config.mode)
+        self.mode = decide_mode(config.mode)
         self.cache = LocalStore(LocalStoreConfig(root=config.root))
         self._failed = False
 

@@ -6,7 +6,14 @@ import logging
 
 import pytest
 
-from hyperplug.secrets import MASK, RedactingFilter, is_secret_name, redact, redact_text
+from hyperplug.secrets import (
+    MASK,
+    RedactingFilter,
+    is_secret_name,
+    redact,
+    redact_log_records,
+    redact_text,
+)
 
 FAKE_WANDB_KEY = "0123456789abcdef0123456789abcdef01234567"
 
@@ -75,6 +82,23 @@ def test_log_filter_masks_records() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "key is %s", (FAKE_WANDB_KEY,), None)
     assert RedactingFilter().filter(record)
     assert record.getMessage() == f"key is {MASK}"
+
+
+def test_log_records_are_masked_whatever_handler_emits_them() -> None:
+    import io
+
+    stream = io.StringIO()
+    logger = logging.getLogger("hyperplug.test.records")
+    logger.propagate = False
+    logger.addHandler(logging.StreamHandler(stream))  # a handler added later, no filter
+    factory = logging.getLogRecordFactory()
+    try:
+        redact_log_records()
+        redact_log_records()  # once per process
+        logger.warning("#0 : trainer.lr=0.1 +upload_token=%s", "tok_planted_4242")
+    finally:
+        logging.setLogRecordFactory(factory)
+    assert stream.getvalue() == f"#0 : trainer.lr=0.1 +upload_token={MASK}\n"
 
 
 def test_sweep_overrides_as_hydra_writes_them_are_masked() -> None:

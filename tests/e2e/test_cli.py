@@ -83,6 +83,9 @@ def test_a_single_run_trains_tracks_and_versions_the_model(tmp_path: Path) -> No
     [summary] = (tmp_path / ".hyperplug" / "runs").glob("*/summary.json")
     data = json.loads(summary.read_text())
     assert data["trials"][0]["trainer_config"]["activation"] == "gelu"
+    # the trainer keys set on the command line are the trial's params in the table
+    assert data["trials"][0]["params"] == {"epochs": 2, "hidden_layers": [16], "activation": "gelu"}
+    assert "epochs=2 hidden_layers=[16] activation=gelu" in result.stdout
     assert data["winner"]["version"] == 1
 
     shown = hyperplug(tmp_path, "study", name)
@@ -116,8 +119,13 @@ def test_a_grid_from_training_params_runs_every_point(tmp_path: Path) -> None:
 
 
 def test_multirun_jobs_join_one_study_and_the_winner_is_versioned_once(tmp_path: Path) -> None:
-    result = hyperplug(tmp_path, "--multirun", *FAST, "trainer.lr=0.1,0.01", "model_name=swept")
+    token = "tok_planted_4242"  # Hydra's "Launching jobs" lines list every job's overrides
+    result = hyperplug(
+        tmp_path, "--multirun", *FAST, "trainer.lr=0.1,0.01", "model_name=swept", f"+token={token}"
+    )
     assert result.returncode == 0, result.stderr
+    assert "#1 : trainer.epochs=2" in result.stdout and "+token=***" in result.stdout
+    assert token not in result.stdout + result.stderr
     [(name, status)] = studies(tmp_path)
     assert status == "completed"
     assert "2 trials (2 completed)" in result.stdout
@@ -126,6 +134,18 @@ def test_multirun_jobs_join_one_study_and_the_winner_is_versioned_once(tmp_path:
     data = json.loads(summary.read_text())
     assert sorted(t["params"]["lr"] for t in data["trials"]) == [0.01, 0.1]
     assert data["study"]["name"] == name
+    plots = [line[6:] for line in result.stdout.splitlines() if line.startswith("plot: ")]
+    assert [Path(p).name for p in plots] == ["learning_curves.png", "best_so_far.png"]
+    assert all((tmp_path / p).stat().st_size > 1000 for p in plots)
+
+
+def test_a_bad_value_in_a_later_multirun_job_fails_before_any_job_trains(tmp_path: Path) -> None:
+    result = hyperplug(tmp_path, "--multirun", *FAST, "trainer.lr=0.1,-0.1")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "hyperplug: error: trainer.lr must be > 0, got -0.1"
+    ]
+    assert studies(tmp_path) == [] and not (tmp_path / ".hyperplug" / "multirun").exists()
 
 
 def test_a_multirun_whose_trials_all_fail_exits_non_zero_in_one_line(tmp_path: Path) -> None:
@@ -170,6 +190,8 @@ def test_plugins_lists_built_ins_with_their_distribution(tmp_path: Path) -> None
             ["optimizer=rush", "optimizer.max_epochs=2", "optimizer.reference_study=nope"],
             "study 'nope' not found",
         ),
+        (["tracker.path=blocker/hp.db"], "tracker.path: 'blocker/hp.db' is under the file"),
+        (["home=blocker/runs"], "home: 'blocker/runs' is under the file 'blocker'"),
     ],
 )
 def test_bad_input_is_one_line_nonzero_and_writes_nothing(

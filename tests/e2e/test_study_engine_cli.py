@@ -4,6 +4,8 @@ on the real console script."""
 from __future__ import annotations
 
 import os
+import pty
+import re
 import signal
 import sqlite3
 import subprocess
@@ -64,7 +66,9 @@ def test_a_killed_study_resumes_where_it_stopped(tmp_path: Path) -> None:
     # 6 grid points of ~0.3 s each: slow enough to kill the process mid-study
     args = slow_grid(25, "0.1,0.05,0.02,0.01,0.005,0.002")
     db = tmp_path / ".hyperplug" / "hyperplug.db"
-    process = start(tmp_path, args, stderr=subprocess.DEVNULL)
+    stderr = tmp_path / "killed.stderr"  # the study process's and its workers'
+    with stderr.open("w") as handle:
+        process = start(tmp_path, args, stderr=handle)
     deadline = time.time() + 120
     while time.time() < deadline:
         done = [t for t in trials(db) if t[2] == "completed"]
@@ -96,6 +100,8 @@ def test_a_killed_study_resumes_where_it_stopped(tmp_path: Path) -> None:
     assert again.returncode == 0
     assert f"study {study.name} is complete; nothing to run" in again.stdout
     assert len(trials(db)) == len(after)
+    # the killed study's worker, orphaned, ended quietly when it next reported
+    assert "Error" not in stderr.read_text() and "Traceback" not in stderr.read_text()
 
 
 def test_ctrl_c_records_running_trials_as_interrupted_and_says_how_to_resume(
@@ -135,7 +141,11 @@ def test_asha_on_local_workers_writes_plots(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "6 trials (" in result.stdout and "stopped" in result.stdout
-    assert "best val_accuracy:" in result.stderr  # the live view (a line per trial: no TTY)
+    # the live view, not on a terminal: one plain line per finished trial
+    lines = result.stderr.strip().splitlines()
+    assert len([line for line in lines if line.startswith("trial ")]) == 6, result.stderr
+    assert "6 of 6 trials (" in lines[-1] and "; best val_accuracy: " in lines[-1]
+    assert "elapsed 0:" in lines[-1] and "about" in lines[-2] and "left" in lines[-2]
     plots = [
         line.split("plot: ", 1)[1]
         for line in result.stdout.splitlines()
@@ -143,6 +153,38 @@ def test_asha_on_local_workers_writes_plots(tmp_path: Path) -> None:
     ]
     assert [Path(p).name for p in plots] == ["learning_curves.png", "best_so_far.png"]
     assert all((tmp_path / p).stat().st_size > 1000 for p in plots)
+
+
+def test_on_a_terminal_the_live_view_shows_progress_bars_and_time_left(tmp_path: Path) -> None:
+    # stderr is a pseudo-terminal, as in an interactive shell
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [HYPERPLUG, *slow_grid(8, "0.1,0.05"), "backend=inline"],
+        cwd=tmp_path,
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    shown = b""
+    while chunk := _read(controller):
+        shown += chunk
+    assert process.wait(timeout=120) == 0
+    os.close(controller)
+    text = shown.decode(errors="replace")
+    assert "\x1b[" in text  # drawn by rich for a terminal
+    assert "0 of 2 trials (0 completed, 0 stopped, 0 failed), 1 running" in text
+    assert "trial 0 mlp lr=0.1" in text and "epoch 1/8" in text  # the running trial's bar
+    assert "trial 0 completed mlp lr=0.1 val_accuracy=" in text
+    assert "1 of 2 trials (1 completed, 0 stopped, 0 failed)" in text
+    assert re.search(r"elapsed \d+:\d\d, about \d+:\d\d left", text)
+
+
+def _read(fd: int) -> bytes:
+    try:
+        return os.read(fd, 65536)
+    except OSError:  # the terminal's other end closed: the process ended
+        return b""
 
 
 @pytest.mark.parametrize(

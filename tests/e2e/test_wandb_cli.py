@@ -1,9 +1,13 @@
-"""The console script with tracker=wandb vcs=wandb, offline, with secrets planted in the
-config, the overrides and the environment: none of them may reach any file the run wrote."""
+"""The console script with tracker=wandb vcs=wandb and an API key but no W&B server (a
+closed loopback port as W&B's base URL): W&B falls back to offline at once. Secrets are
+planted in the config, the overrides, the W&B tags and entity and the environment: none
+of them may reach any file the run wrote."""
 
 from __future__ import annotations
 
+import glob
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -26,9 +30,8 @@ SECRETS = {
 OVERRIDES = [
     "tracker=wandb",
     "vcs=wandb",
-    "tracker.mode=offline",
-    "vcs.mode=offline",
-    "tracker.tags=[ci]",
+    f"tracker.tags=[ci,{SECRETS['env key']}]",
+    f"tracker.entity={SECRETS['env token']}",
     "trainer.epochs=1",
     "trainer.hidden_layers=[16]",
     "model_name=digits",
@@ -37,18 +40,29 @@ OVERRIDES = [
 ]
 
 
-def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+NO_SERVER = f"http://127.0.0.1:{closed_port()}"
+
+
+def run(cwd: Path, *args: str, **environ: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    env.pop("WANDB_MODE", None)
     env.update(
         COLUMNS="200",
+        WANDB_BASE_URL=NO_SERVER,
         WANDB_SILENT="true",
         WANDB_API_KEY=SECRETS["env key"],
         HF_TOKEN=SECRETS["env token"],
         WANDB_DATA_DIR=str(cwd / "wandb-data"),
         WANDB_CACHE_DIR=str(cwd / "wandb-cache"),
         WANDB_CONFIG_DIR=str(cwd / "wandb-config"),
+        **environ,
     )
-    env.pop("WANDB_MODE", None)
     return subprocess.run(
         [HYPERPLUG, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
     )
@@ -60,12 +74,15 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
     return cwd, run(cwd, *OVERRIDES)
 
 
-def test_a_wandb_study_runs_offline_and_says_how_to_sync(study: tuple[Path, Any]) -> None:
+def test_without_a_server_wandb_runs_offline_and_says_how_to_sync(study: tuple[Path, Any]) -> None:
     cwd, result = study
     assert result.returncode == 0, result.stderr
-    assert "W&B ran offline; upload its runs later with: wandb sync" in result.stderr
-    assert result.stderr.count("wandb sync") == 1
-    assert list((cwd / ".hyperplug" / "wandb" / "wandb").glob("offline-run-*"))
+    [fallback] = [line for line in result.stderr.splitlines() if "did not answer" in line]
+    assert fallback.startswith(f"hyperplug: W&B server {NO_SERVER} did not answer (")
+    [hint] = [line for line in result.stderr.splitlines() if "wandb sync" in line]
+    pattern = hint.split("wandb sync ", 1)[1]
+    assert pattern == f"{cwd / '.hyperplug' / 'wandb' / 'wandb'}/offline-run-*"
+    assert len(glob.glob(pattern)) == 2  # the trial's run and the model version's
     models = run(cwd, "models", "vcs=wandb")
     assert models.returncode == 0, models.stderr
     assert "digits:v1" in models.stdout and "best, latest" in models.stdout
@@ -110,16 +127,21 @@ def test_redaction_rules() -> None:
 
 
 @pytest.mark.parametrize(
-    ("override", "message"),
+    ("override", "environ", "message"),
     [
-        ("tracker.mode=cloud", "tracker.mode must be one of online, offline, disabled, auto"),
-        ("tracker.project=a/b", "tracker.project 'a/b' is not a valid W&B project name"),
+        ("tracker.mode=cloud", {}, "tracker.mode must be one of online, offline, disabled, auto"),
+        ("tracker.project=a/b", {}, "tracker.project 'a/b' is not a valid W&B project name"),
+        (
+            "tracker.mode=offline",
+            {"WANDB_MODE": "cloud"},
+            "WANDB_MODE='cloud' in the environment is not a W&B mode",
+        ),
     ],
 )
 def test_bad_wandb_config_fails_in_one_line_before_anything_is_written(
-    tmp_path: Path, override: str, message: str
+    tmp_path: Path, override: str, environ: dict[str, str], message: str
 ) -> None:
-    result = run(tmp_path, "tracker=wandb", override)
+    result = run(tmp_path, "tracker=wandb", override, **environ)
     assert result.returncode == 2
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("hyperplug: error: ") and message in line

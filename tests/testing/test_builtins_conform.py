@@ -11,6 +11,7 @@ from hyperplug.interfaces import ModelTrainer
 from hyperplug.testing import (
     BackendConformance,
     DatasetConformance,
+    DetectorConformance,
     OptimizerConformance,
     SplitterConformance,
     TrackerConformance,
@@ -238,3 +239,20 @@ class TestEWCUpdater(TorchUpdaterConformance):
 class TestLwFUpdater(TorchUpdaterConformance):
     component = "lwf"
     invalid_config = {"temperature": 0.0, "alpha": -1}
+
+
+class TestMMDDetector(DetectorConformance):
+    component = "mmd"
+    invalid_config = {
+        "alpha": 1.5,
+        "permutations": 10,  # its smallest p-value, 1/11, cannot fall below alpha=0.05
+        "random_features": 0,
+        "bandwidth": -1.0,
+        "max_rows": 1,
+        "seed": 0.5,
+    }
+
+
+class TestKSDetector(DetectorConformance):
+    component = "ks"
+    invalid_config = {"alpha": 0.0, "report": -1, "max_rows": 0}

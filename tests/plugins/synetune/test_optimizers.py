@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -190,3 +191,22 @@ def test_a_wall_time_budget_ends_the_study_early(
     tuner.run_experiment(digits_splits)
     assert 1 <= len(tracker.list_trials(tuner.study.id)) < 30
     assert tuner.study.status == "completed"
+
+
+@pytest.mark.parametrize("name", ["random", "asha"])
+def test_a_failed_trial_is_not_logged_again_by_syne_tune(
+    name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from hyperplug.interfaces import SearchContext
+    from hyperplug.search_space import SearchSpace
+
+    space = SearchSpace.parse(SPACE)
+    opt = optimizer(name=name, max_trials=2, max_epochs=2)
+    search = opt.search(SearchContext(space, "val_accuracy", "max", opt.budget()))
+    trainer, params = search.suggest()
+    search.on_start(7, trainer, params)
+    with caplog.at_level(logging.INFO):
+        search.on_end(7, "failed", None)  # its reason is the study's to show, with our id
+    assert not [r for r in caplog.records if "Evaluation failed" in r.getMessage()]
+    assert search.suggest() is not None  # the scheduler heard of it and goes on
+    assert logging.getLogger("syne_tune.optimizer.schedulers.asha").level == logging.NOTSET

@@ -9,10 +9,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
 import numpy as np
 import pytest
 import torch
 from safetensors.numpy import load_file, save_file
+from safetensors.torch import save_file as save_torch
 
 from hyperplug.data import ArraySplit, DataSplits
 from hyperplug.errors import DataError, HyperplugError
@@ -187,13 +189,38 @@ def test_pretrained_weights_load_from_a_local_file(
     if suffix == ".pth":
         torch.save(source.state_dict(), path)
     else:
-        from safetensors.torch import save_file as save_torch
-
         save_torch(source.state_dict(), str(path))
     config = resnet(variant="resnet18", pretrained=str(path), normalize=False)
     model = build_resnet_trainer(config).build_model((1, 8, 8), 10)
     torch.testing.assert_close(model.layer1[0].conv1.weight, source.layer1[0].conv1.weight)
     assert model.fc.out_features == 10  # the 1000-class head was left out
+
+
+def test_a_version_trained_from_a_pretrained_file_loads_after_the_file_moved(
+    images: DataSplits, tmp_path: Path
+) -> None:
+    from conftest import build
+
+    from hyperplug import GridTuner, load_model
+
+    path = tmp_path / "weights.safetensors"
+    save_torch(create_model("resnet18", 1000, 1, model_kwargs=TINY_RESNET).state_dict(), str(path))
+    config = resnet(variant="resnet18", pretrained=str(path), epochs=1)
+    tracker = build("tracker", name="sqlite", path=str(tmp_path / "hp.db"))
+    tuner = GridTuner(
+        metadata_tracker=tracker,
+        metrics_tracker=tracker,
+        resource_version_control=build("vcs", name="store", root=str(tmp_path / "models")),
+        training_params={"resnet": {"lr": [0.01]}},
+        trainer_configs={"resnet": attrs.asdict(config)},
+        model_name="pre",
+    )
+    trained = tuner.run_experiment(images)
+    tracker.close()
+    assert tuner.winner is not None and tuner.winner.meta.trainer_config["pretrained"] == str(path)
+    path.rename(tmp_path / "moved.safetensors")
+    model = load_model("pre:best", root=str(tmp_path / "models"))
+    assert np.array_equal(model.predict(images.test.x), trained.predict(images.test.x))
 
 
 # --------------------------------------------------------------------------- bad input
@@ -266,6 +293,37 @@ def test_data_errors_before_the_first_epoch(images: DataSplits) -> None:
     with pytest.raises(DataError, match=r"needs images shaped \(n, C, H, W\).*digits_images"):
         build_resnet_trainer(resnet()).fit(flat_data, reporter)
     assert reporter.metrics == []
+
+
+@pytest.mark.parametrize(
+    ("config", "flat", "message"),
+    [
+        ({"in_chans": 3}, False, r"trainer\.in_chans is 3 but the images have 1 channel"),
+        ({}, True, r"needs images shaped \(n, C, H, W\).*dataset=digits_images"),
+    ],
+)
+def test_a_study_on_data_its_trainer_cannot_take_fails_once_before_any_trial(
+    images: DataSplits, tmp_path: Path, config: dict[str, Any], flat: bool, message: str
+) -> None:
+    from conftest import build
+
+    from hyperplug import GridTuner
+
+    if flat:
+        split = ArraySplit(images.train.x.reshape(len(images.train), -1), images.train.y)
+        images = DataSplits(split, split, split, images.classes, "flat")
+    tracker = build("tracker", name="sqlite", path=str(tmp_path / "hp.db"))
+    tuner = GridTuner(
+        metadata_tracker=tracker,
+        metrics_tracker=tracker,
+        resource_version_control=build("vcs", name="store", root=str(tmp_path / "models")),
+        training_params={"resnet": {"lr": [0.01, 0.001]}},
+        trainer_configs={"resnet": attrs.asdict(resnet(**config))},
+    )
+    with pytest.raises(DataError, match=message):
+        tuner.run_experiment(images)
+    assert tracker.list_studies() == []  # no trial ran, nothing was recorded
+    tracker.close()
 
 
 def test_registered_and_lazy() -> None:

@@ -8,7 +8,11 @@ code, and the model artifact's manifest and metadata.
 from __future__ import annotations
 
 import hashlib
+import http.server
 import logging
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +27,7 @@ from hyperplug.errors import ConfigError
 from hyperplug.plugin_manager import PluginManager, get_plugin_manager
 from hyperplug.plugins.wandb.configs import resolve_mode
 from hyperplug.plugins.wandb.offline import OfflineRun, read_run, run_dirs
+from hyperplug.plugins.wandb.session import decide_mode, server_problem
 from hyperplug.tuner import GridTuner
 
 GRID = {"mlp": {"lr": [0.05, 1e30, 0.01]}}  # lr 1e30: the loss turns NaN, the trial fails
@@ -188,7 +193,57 @@ def test_mode_auto_is_online_only_with_an_api_key() -> None:
     assert resolve_mode("auto", {"WANDB_API_KEY": key}) == "online"
     assert resolve_mode("auto", {}) == "offline"
     assert resolve_mode("auto", {"WANDB_API_KEY": key, "WANDB_MODE": "offline"}) == "offline"
+    assert resolve_mode("auto", {"WANDB_MODE": "dryrun"}) == "offline"
     assert resolve_mode("disabled", {"WANDB_API_KEY": key}) == "disabled"
+
+
+def test_a_wandb_mode_wandb_does_not_know_is_an_error_unless_wandb_is_off() -> None:
+    for mode in ("auto", "offline"):  # W&B reads WANDB_MODE whatever mode it is given
+        with pytest.raises(ConfigError, match=r"WANDB_MODE='cloud' in the environment is not"):
+            resolve_mode(mode, {"WANDB_MODE": "cloud"})
+    with pytest.raises(ConfigError, match="WANDB_MODE='OFFLINE'"):
+        resolve_mode("auto", {"WANDB_MODE": "OFFLINE"})
+    assert resolve_mode("disabled", {"WANDB_MODE": "cloud"}) == "disabled"
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_the_wandb_server_is_asked_for_a_few_seconds_at_most() -> None:
+    assert "refused" in str(server_problem(f"http://127.0.0.1:{closed_port()}", timeout=2))
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        started = time.monotonic()
+        problem = server_problem(f"http://127.0.0.1:{silent.getsockname()[1]}", timeout=0.5)
+        assert problem is not None and time.monotonic() - started < 1.5
+
+    class Unauthorized(http.server.BaseHTTPRequestHandler):
+        def do_HEAD(self) -> None:
+            self.send_response(401)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    with http.server.HTTPServer(("127.0.0.1", 0), Unauthorized) as server:
+        threading.Thread(target=server.handle_request, daemon=True).start()
+        assert server_problem(f"http://127.0.0.1:{server.server_address[1]}", timeout=5) is None
+
+
+def test_auto_with_a_key_and_no_server_runs_offline_and_says_so_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+    environ = {"WANDB_API_KEY": "0" * 40, "WANDB_BASE_URL": url}
+    assert [decide_mode("auto", environ) for _ in range(2)] == ["offline", "offline"]
+    assert decide_mode("online", environ) == "online"  # asked for: not second-guessed
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"hyperplug: W&B server {url} did not answer (")
+    assert line.endswith("W&B runs offline (tracker.mode/vcs.mode=auto)")
 
 
 @pytest.mark.parametrize(
