@@ -52,7 +52,7 @@ from hyperplug.update_chain import UpdateTuner
 
 #: keys that do not change what a study searches: left out of its default name's hash
 RUNTIME_KEYS = ("hydra", "study", "backend")
-BUDGET_KEYS = ("max_trials", "max_wall_time_s", "max_failures")
+BUDGET_KEYS = ("max_trials", "max_wall_time_s", "max_failures", "max_retries")
 
 
 @attrs.frozen

@@ -128,8 +128,10 @@ class SQLiteTracker(MetadataTracker, MetricsTracker):
         return isinstance(self.path, Path) and not self.path.exists()
 
     def _check_creatable(self) -> None:
-        """The file can be made: its nearest existing ancestor is a writable directory."""
+        """The file can be made: no regular file is in the way, and its nearest existing
+        ancestor is a writable directory."""
         assert isinstance(self.path, Path)
+        check_directory("tracker.path", self.config.path, self.path.parent)
         parent = self.path.parent
         while not parent.exists() and parent != parent.parent:
             parent = parent.parent
