@@ -60,16 +60,35 @@ class ArrayBuffer(MemoryBuffer):
     def add(
         self, x: np.ndarray, y: np.ndarray, extras: Mapping[str, np.ndarray] | None = None
     ) -> list[tuple[int, int]]:
-        y = np.asarray(y)
-        placed = []
+        """The policy places rows one by one (its choices depend on what is stored); the
+        rows' data is copied once, for the slots they end in (a slot taken twice within
+        one call keeps the later row)."""
+        x, y = np.asarray(x), np.asarray(y)
+        if len(y) == 0:
+            return []
+        self._allocate(x)
+        placed: dict[int, int] = {}
         for row in range(len(y)):
-            slot = self.slot_for(int(y[row]))
+            label = int(y[row])
+            slot = self.slot_for(label)
             self.seen += 1
             if slot is None:
                 continue
-            self._put(slot, x[row], int(y[row]), {k: v[row] for k, v in (extras or {}).items()})
-            placed.append((slot, row))
-        return placed
+            self._reserve(slot)
+            self._y[slot] = label
+            self.size = max(self.size, slot + 1)
+            placed.pop(slot, None)
+            placed[slot] = row
+        if placed:
+            slots = np.fromiter(placed, dtype=np.int64, count=len(placed))
+            rows = np.fromiter(placed.values(), dtype=np.int64, count=len(placed))
+            self._x[slots] = x[rows]
+            given = {k: np.asarray(v, dtype=np.float32)[rows] for k, v in (extras or {}).items()}
+            for key in self._extras.keys() - given.keys():
+                self._extras[key][slots] = np.nan  # rows offered without it (e.g. no logits)
+            for key, values in given.items():
+                self._put_extras(key, slots, values)
+        return list(placed.items())
 
     def __len__(self) -> int:
         return self.size
@@ -121,9 +140,16 @@ class ArrayBuffer(MemoryBuffer):
         }
         same = info.get("kind") == self.kind and info.get("max_size") == self.max_size
         if same and len(y) <= (self.max_size or math.inf):
-            for slot in range(len(y)):
-                self._put(slot, x[slot], int(y[slot]), {k: v[slot] for k, v in extras.items()})
-            self.seen = int(info.get("seen", len(y)))
+            n = len(y)
+            capacity = self.max_size or max(_INITIAL_CAPACITY, n)
+            self._x = _grown(np.asarray(x), capacity)
+            self._y = _grown(y.astype(np.int64), capacity)
+            self._extras = {
+                key: _grown(np.asarray(value, dtype=np.float32), capacity, np.nan)
+                for key, value in extras.items()
+            }
+            self.size = n
+            self.seen = int(info.get("seen", n))
             self.restore_counters(info)
         else:
             self.add(x, y, extras)
@@ -134,46 +160,45 @@ class ArrayBuffer(MemoryBuffer):
 
     # ------------------------------------------------------------------ storage
 
-    def _put(self, slot: int, x: np.ndarray, y: int, extras: Mapping[str, np.ndarray]) -> None:
-        x = np.asarray(x)
+    def _allocate(self, x: np.ndarray) -> None:
+        """Storage for rows shaped like ``x``'s, the first time; a row of another shape
+        is refused."""
         if self._x is None:
             capacity = self.max_size or _INITIAL_CAPACITY
-            self._x = np.zeros((capacity, *x.shape), dtype=x.dtype)
+            self._x = np.zeros((capacity, *x.shape[1:]), dtype=x.dtype)
             self._y = np.zeros(capacity, dtype=np.int64)
-        if slot >= len(self._y):  # unbounded: grow
-            capacity = 2 * len(self._y)
+        if x.shape[1:] != self._x.shape[1:]:
+            raise ConfigError(
+                f"memory buffer holds rows shaped {self._x.shape[1:]}, got a row shaped "
+                f"{x.shape[1:]}"
+            )
+
+    def _reserve(self, slot: int) -> None:
+        """Room for ``slot`` (an unbounded buffer doubles)."""
+        assert self._x is not None
+        if slot >= len(self._y):
+            capacity = max(2 * len(self._y), slot + 1)
             self._x = _grown(self._x, capacity)
             self._y = _grown(self._y, capacity)
             self._extras = {k: _grown(v, capacity, np.nan) for k, v in self._extras.items()}
-        if x.shape != self._x.shape[1:]:
-            raise ConfigError(
-                f"memory buffer holds rows shaped {self._x.shape[1:]}, got a row shaped {x.shape}"
-            )
-        self._x[slot] = x
-        self._y[slot] = y
-        for key in self._extras.keys() - extras.keys():
-            self._extras[key][slot] = np.nan  # a row offered without it (e.g. no logits)
-        for key, value in extras.items():
-            self._put_extra(key, slot, np.asarray(value, dtype=np.float32))
-        self.size = max(self.size, slot + 1)
 
     def set_extra(self, key: str, slot: int, value: np.ndarray) -> None:
         """Set the ``key`` extra of the row in ``slot`` (e.g. logits taken later)."""
         if not 0 <= slot < self.size:
             raise IndexError(f"slot {slot} is not filled (buffer size {self.size})")
-        self._put_extra(key, slot, np.asarray(value, dtype=np.float32))
+        self._put_extras(key, np.array([slot]), np.asarray(value, dtype=np.float32)[None])
 
-    def _put_extra(self, key: str, slot: int, value: np.ndarray) -> None:
-        """Store a per-row vector; vectors of another width (logits of a model whose
+    def _put_extras(self, key: str, slots: np.ndarray, values: np.ndarray) -> None:
+        """Store per-row vectors; vectors of another width (logits of a model whose
         output layer grew) are padded with NaN to the widest."""
         stored = self._extras.get(key)
         if stored is None:
-            stored = np.full((len(self._y), *value.shape), np.nan, dtype=np.float32)
-        if value.ndim == 1 and stored.ndim == 2 and value.shape[0] != stored.shape[1]:
-            width = max(value.shape[0], stored.shape[1])
+            stored = np.full((len(self._y), *values.shape[1:]), np.nan, dtype=np.float32)
+        if values.ndim == 2 and stored.ndim == 2 and values.shape[1] != stored.shape[1]:
+            width = max(values.shape[1], stored.shape[1])
             stored = _widened(stored, width)
-            value = np.concatenate([value, np.full(width - len(value), np.nan, np.float32)])
-        stored[slot] = value
+            values = _widened(values, width)
+        stored[slots] = values
         self._extras[key] = stored
 
 

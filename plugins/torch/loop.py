@@ -103,7 +103,7 @@ class Strategy:
     device unless a DataLoader feeds them); ``extend`` may append memory rows to a batch
     of new rows; ``loss`` computes the batch's loss from the (extended, augmented) inputs
     and their logits, whose first ``n_new`` rows are new; ``after_step`` sees the new
-    rows' indices into the training split and their logits after each optimizer step.
+    rows' indices into the training split and the batch's logits after each step.
     """
 
     def start(self, model: nn.Module, train: tuple[torch.Tensor, torch.Tensor]) -> None:
@@ -123,8 +123,9 @@ class Strategy:
     ) -> torch.Tensor:
         return F.cross_entropy(logits, yb, label_smoothing=config.label_smoothing)
 
-    def after_step(self, index: torch.Tensor, logits: torch.Tensor, epoch: int) -> None:
-        """After each optimizer step: the new rows' indices and their logits (detached)."""
+    def after_step(self, index: torch.Tensor, logits: torch.Tensor, n_new: int, epoch: int) -> None:
+        """After each optimizer step: the new rows' indices into the training split, and
+        the batch's logits (the first ``n_new`` rows are the new ones; not detached)."""
 
 
 class Batches:
@@ -212,7 +213,7 @@ def train_epoch(
                 nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
         if strategy is not None:
-            strategy.after_step(index, logits[:n_new].detach().float(), epoch)
+            strategy.after_step(index, logits, n_new, epoch)
         total += loss.detach() * n_new
     return total.item() / len(batches)
 

@@ -222,15 +222,15 @@ class Replay(loop.Strategy):
             self.picked = None
             return xb, yb
         picked = torch.randperm(size, generator=self.generator)[: self.batch_size]
-        self.picked = picked.to(self.device)
-        return (
-            torch.cat([xb, self.mem_x[self.picked].to(xb.dtype)]),
-            torch.cat([yb, self.mem_y[self.picked]]),
-        )
+        if self.device.type != "cpu":
+            picked = picked.to(self.device)
+        self.picked = picked
+        return torch.cat([xb, self.mem_x[picked]]), torch.cat([yb, self.mem_y[picked]])
 
-    def after_step(self, index: torch.Tensor, logits: torch.Tensor, epoch: int) -> None:
+    def after_step(self, index: torch.Tensor, logits: torch.Tensor, n_new: int, epoch: int) -> None:
         if not self.insert or epoch != 1:
             return
+        logits = logits[:n_new].detach().float()
         rows = index.cpu().numpy()
         extras = {"logits": logits.cpu().numpy()} if self.logits else None
         placed = self.buffer.add(self.raw.x[rows], self.raw.y[rows], extras)
@@ -252,7 +252,8 @@ class ERStrategy(Replay):
     def loss(self, model, xb, logits, yb, n_new, config):  # type: ignore[override]
         loss = F.cross_entropy(logits[:n_new], yb[:n_new], label_smoothing=config.label_smoothing)
         if len(yb) > n_new:
-            loss = loss + self.alpha * F.cross_entropy(logits[n_new:], yb[n_new:])
+            memory = F.cross_entropy(logits[n_new:], yb[n_new:])
+            loss = loss + (memory if self.alpha == 1 else self.alpha * memory)
         return loss
 
 
