@@ -18,8 +18,11 @@ DEFAULT_UPDATER = "er"
 
 
 def main(argv: list[str] | None = None) -> None:
+    from hyperplug.secrets import redacted_terminal
+
     try:
-        _main(argv)
+        with redacted_terminal():  # secrets never reach the terminal, on any path
+            _main(argv)
     except KeyboardInterrupt:  # a study run says more on its way out (user_errors_exit)
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise

@@ -178,13 +178,14 @@ def show_model(positional: list[str], cfg: Any) -> int:
         raise ConfigError("usage: hyperplug model REF [OVERRIDES] (REF: name[:vN|:alias])")
     vcs = _build(cfg, "vcs")
     version = vcs.get(positional[0])
+    problem = _verify(vcs, version.ref)
     console = _console()
     rows = {
         "version": version.ref,
         "aliases": ", ".join(version.aliases) or "-",
         "created": _when(version.created_at),
         "location": version.uri,
-        "sha256": version.sha256,
+        "sha256": f"{version.sha256} ({'verified' if problem is None else 'NOT VERIFIED'})",
         "trainer": version.meta.trainer,
         "params": format_params(version.meta.params),
         "metrics": format_params(version.meta.metrics),
@@ -203,7 +204,20 @@ def show_model(positional: list[str], cfg: Any) -> int:
         lineage.append(parent)
         parent = vcs.get(parent).meta.parent
     console.print(f"{'lineage':>17}: {' <- '.join(lineage)}", markup=False, highlight=False)
+    if problem is not None:
+        sys.stderr.write(f"hyperplug: error: {problem}\n")
+        return 1
     return 0
+
+
+def _verify(vcs: Any, ref: str) -> str | None:
+    """Load the version's weights, which checks them against the recorded sha256: None
+    when they match, else why not (a modified or missing weights file)."""
+    try:
+        vcs.load(ref)
+    except HyperplugError as exc:
+        return str(exc)
+    return None
 
 
 def update_rows(version: Any) -> dict[str, str]:

@@ -12,6 +12,8 @@ import hashlib
 import attrs
 import numpy as np
 
+from hyperplug.errors import DataError
+
 
 def fingerprint_arrays(*arrays: np.ndarray) -> str:
     """sha256 over the dtype, shape and bytes of each array: identifies the data a model saw."""
@@ -85,3 +87,16 @@ class DataSplits:
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(int(d) for d in self.train.x.shape[1:])
+
+
+def check_learnable(data: DataSplits) -> None:
+    """Refuse data a classifier cannot learn anything from: training labels of one class
+    (a model that always answers it scores perfectly and would be versioned as perfect)."""
+    present = np.unique(np.asarray(data.train.y))
+    if len(present) == 1:
+        index = int(present[0])
+        name = data.classes[index] if 0 <= index < len(data.classes) else index
+        raise DataError(
+            f"the training data has one class ({name!r}): a classifier needs at least two; "
+            "check the dataset's label column or files"
+        )

@@ -8,21 +8,30 @@ tracker and the search learn its status: completed, stopped (early-stopped by th
 search or the budget) or failed (raised, reported a non-finite value, never reported
 the perf_metric, or its worker died).
 
-Resume: ``recover`` marks the trials a dead study process left running as failed
-(interrupted) and returns the finished ones, which the search replays and the budget
-counts.
+Faults: a trial that fails is run again (its task resubmitted, on another worker where
+the backend has one) up to ``Budget.max_retries`` times before it counts as failed; a
+trainer that keeps a checkpoint (``hyperplug.checkpoint``) continues from its last epoch.
+
+Resume: ``recover`` finds the trials a dead study process left running (or a Ctrl-C left
+interrupted), and, with retries allowed, the failed ones; ``run`` continues them under
+their own ids, from their checkpoints, with the epochs they reported replayed to the
+search. The finished trials are returned: the search replays them and the budget counts
+them. Epochs reported again (after a checkpoint older than the last report) replace
+their records and are not shown to the search twice.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from hyperplug.checkpoint import remove_checkpoint
 from hyperplug.config import improves
 from hyperplug.errors import ConfigError, HyperplugError
 from hyperplug.interfaces import (
@@ -55,6 +64,24 @@ class RunningTrial:
     last: dict[str, float] | None = None
     stopped: bool = False
     failure: str | None = None
+    #: what the backend runs (None: the trial never reached a backend)
+    task: TrialTask | None = None
+    #: how often it was run again after failing, in this run of the study
+    retries: int = 0
+    #: the last epoch the search was shown
+    seen: int = 0
+    #: why its last attempt failed, while a retry waits for a free slot
+    retry_error: str | None = None
+
+
+@attrs.frozen
+class Resumable:
+    """A trial of the study that ``run`` continues: left running by a dead study process,
+    interrupted, or (``retry``) failed and retried."""
+
+    record: TrialRecord
+    curve: dict[int, dict[str, float]]
+    retry: bool
 
 
 @attrs.define
@@ -114,25 +141,38 @@ class Engine:
         self.search: Search | None = None
         self.running: dict[int, RunningTrial] = {}
         self.tally = Tally()
-        #: ids of the trials this engine started
+        #: ids of the trials this engine started (or resumed)
         self.trial_ids: list[int] = []
+        #: trials ``recover`` found to continue
+        self.resumable: list[Resumable] = []
+        #: tasks waiting for a free slot: retries and resumed trials
+        self.queue: deque[TrialTask] = deque()
+        self.max_retries = 0
         #: the error of the latest failed trial, for the max-failures message
         self.last_error: str | None = None
 
     # ------------------------------------------------------------------ resume
 
-    def recover(self) -> list[PastTrial]:
-        """Mark trials left running by a dead study process as failed (interrupted) and
-        return the study's finished trials, with their per-epoch curves."""
+    def recover(self, max_retries: int = 0) -> list[PastTrial]:
+        """Find the trials to continue (``self.resumable``): those a dead study process
+        left running or a Ctrl-C interrupted, and, when ``max_retries`` allows, the
+        failed ones that ran; return the study's other finished trials, with their
+        per-epoch curves. A tracker that cannot reopen trials gets the old behaviour:
+        interrupted trials are marked so and left out, failed ones stay failed."""
         past = []
         for trial in self.tracker.list_trials(self.study.id):
+            interrupted = trial.status == "running" or trial.error == INTERRUPTED
+            retry = not interrupted and trial.status == "failed" and max_retries > 0
+            curve: dict[int, dict[str, float]] = {}
+            for record in self.metrics.get_metrics(trial.id):
+                curve.setdefault(record.epoch, {})[record.name] = record.value
+            if (interrupted or (retry and trial.trainer_config)) and self._reopen(trial):
+                self.resumable.append(Resumable(trial, curve, retry))
+                continue
             if trial.status == "running":
                 trial = self.tracker.end_trial(trial.id, "failed", INTERRUPTED)
             if trial.error == INTERRUPTED:
                 continue
-            curve: dict[int, dict[str, float]] = {}
-            for record in self.metrics.get_metrics(trial.id):
-                curve.setdefault(record.epoch, {})[record.name] = record.value
             past.append(PastTrial(trial.trainer, trial.params, trial.status, curve, trial.metrics))
             self._count(trial)
         self.tally.resumed = self.tally.counted
@@ -142,6 +182,55 @@ class Engine:
                 t.started_at for t in trials
             )
         return past
+
+    def _reopen(self, trial: TrialRecord) -> bool:
+        if trial.status == "running":
+            return True
+        try:
+            self.tracker.reopen_trial(trial.id)
+        except NotImplementedError:
+            return False
+        return True
+
+    def _resume(self, configure: ConfigureTrial) -> None:
+        """Continue the trials ``recover`` found, under their ids: the search is told they
+        run and shown the epochs they reported; their tasks wait for free slots."""
+        assert self.search is not None
+        for item in self.resumable:
+            record = item.record
+            if record.status != "running":
+                record = attrs.evolve(record, status="running", error=None, ended_at=None)
+            run = RunningTrial(record, None, retries=int(item.retry))
+            self.running[record.id] = run
+            self.tally.running += 1
+            self.trial_ids.append(record.id)
+            self.search.on_start(record.id, record.trainer, record.params)
+            for epoch in sorted(item.curve):
+                values = item.curve[epoch]
+                self.search.on_report(record.id, epoch, values)
+                run.last = {**(run.last or {}), **values, "epoch": epoch}
+                run.seen = epoch
+            try:
+                algo, config = configure(record.trainer, record.params)
+            except ConfigError as exc:
+                run.failure = str(exc)
+                self.on_end(TrialEnd(record.id))
+                continue
+            epochs = config.get("epochs")
+            run.epochs = epochs if isinstance(epochs, int) else None
+            run.task = self._task(record, algo, record.params, config)
+            self.queue.append(run.task)
+            if self.view is not None:
+                self.view.trial_started(record, run.epochs, self.tally)
+        self.resumable = []
+
+    def _task(
+        self, record: TrialRecord, algo: Any, params: Mapping[str, Any], config: Mapping[str, Any]
+    ) -> TrialTask:
+        stage = None if self.study_dir is None else str(trial_dir(self.study_dir, record.id))
+        return TrialTask(
+            record.id, algo, dict(params), dict(config), self.perf_metric, self.mode, stage
+        )
 
     # ------------------------------------------------------------------ one trial
 
@@ -155,15 +244,16 @@ class Engine:
         )
         self.trial_ids.append(record.id)
         epochs = config.get("epochs")
-        self.running[record.id] = RunningTrial(record, epochs if isinstance(epochs, int) else None)
+        run = RunningTrial(record, epochs if isinstance(epochs, int) else None)
+        self.running[record.id] = run
         self.tally.running += 1
         self.manager.notify("on_trial_start", study=self.study, trial=record)
         if self.view is not None:
-            self.view.trial_started(record, self.running[record.id].epochs, self.tally)
-        stage = None if self.study_dir is None else str(trial_dir(self.study_dir, record.id))
-        return TrialTask(
-            record.id, algo, dict(params), dict(config), self.perf_metric, self.mode, stage
-        )
+            self.view.trial_started(record, run.epochs, self.tally)
+        run.task = self._task(record, algo, params, config)
+        if run.task.stage_dir is not None:  # left by a tracker file that was replaced
+            remove_staged(Path(run.task.stage_dir))
+        return run.task
 
     def on_report(self, trial_id: int, epoch: int, metrics: Mapping[str, float]) -> bool:
         run = self.running.get(trial_id)
@@ -187,6 +277,9 @@ class Engine:
             return False
         if run.stopped:
             return False
+        if epoch <= run.seen:  # reported again by a resumed attempt: the search saw it
+            return True
+        run.seen = epoch
         if self.search is not None and not self.search.on_report(trial_id, epoch, values):
             if run.epochs is not None and epoch >= run.epochs:
                 return True  # its last epoch: the trial completes, it is not stopped
@@ -195,8 +288,7 @@ class Engine:
         return True
 
     def on_end(self, end: TrialEnd) -> TrialRecord:
-        run = self.running.pop(end.trial_id)
-        self.tally.running -= 1
+        run = self.running[end.trial_id]
         error = run.failure or end.error
         error = redact_text(error) if error else None
         if (
@@ -205,10 +297,18 @@ class Engine:
             and (run.last is None or self.perf_metric not in run.last)
         ):
             error = f"perf_metric '{self.perf_metric}' was never reported"
+        if error is not None and self._retry(run, error):
+            return run.record
+        del self.running[end.trial_id]
+        self.tally.running -= 1
         status = "failed" if error else ("stopped" if run.stopped else "completed")
         record = self.tracker.end_trial(end.trial_id, status, error)
-        if status == "failed" and self.study_dir is not None:
-            remove_staged(trial_dir(self.study_dir, end.trial_id))
+        if self.study_dir is not None:
+            directory = trial_dir(self.study_dir, end.trial_id)
+            if status != "failed":
+                remove_checkpoint(directory)
+            elif error != INTERRUPTED:  # an interrupted trial resumes from its checkpoint
+                remove_staged(directory)
         if self.search is not None:
             self.search.on_end(end.trial_id, status, run.last)
         self.manager.notify("on_trial_end", study=self.study, trial=record)
@@ -216,6 +316,26 @@ class Engine:
         if self.view is not None:
             self.view.trial_ended(record, self.tally)
         return record
+
+    def _retry(self, run: RunningTrial, error: str) -> bool:
+        """Queue a failed trial to run again, when it has retries left in this run and
+        the study is not ending; the search goes on seeing it as running."""
+        if run.task is None or run.retries >= self.max_retries or error == INTERRUPTED:
+            return False
+        run.retries += 1
+        run.failure, run.stopped, run.retry_error = None, False, error
+        self.queue.append(run.task)
+        return True
+
+    def _drop_queue(self) -> None:
+        """The study ends: queued retries end failed with their last error, queued
+        resumptions stay interrupted (a later run resumes them)."""
+        while self.queue:
+            task = self.queue.popleft()
+            run = self.running[task.trial_id]
+            run.failure = run.retry_error or INTERRUPTED
+            run.retries = self.max_retries
+            self.on_end(TrialEnd(task.trial_id))
 
     def stop(self, trial_id: int) -> None:
         """Mark a running trial as stopped by the study (budget), not by its search."""
@@ -250,15 +370,19 @@ class Engine:
     ) -> None:
         """Run trials until the search is done or a budget is spent."""
         self.search = search
+        self.max_retries = budget.max_retries
         deadline = None
         if budget.max_wall_time_s is not None:
             deadline = self.tally.started + budget.max_wall_time_s
         self.tally.deadline = deadline
         exhausted = stopping = False
         self._check_failures(budget, backend)  # a resumed study may have spent its failures
+        self._resume(configure)
         backend.start(recipe, self)
         try:
             while True:
+                while self.queue and not stopping and backend.free_slots() > 0:
+                    backend.submit(self.queue.popleft())
                 while not (exhausted or stopping) and backend.free_slots() > 0:
                     if (
                         budget.max_trials is not None
@@ -279,13 +403,15 @@ class Engine:
                 self._check_failures(budget, backend)
                 if deadline is not None and time.time() >= deadline and not stopping:
                     stopping = True
+                    self._drop_queue()
                     for trial_id in list(self.running):
                         self.stop(trial_id)
                         backend.stop(trial_id)
         finally:
             backend.shutdown()
+            self.queue.clear()
             for trial_id in list(self.running):  # only after an error: its worker is gone
-                # interrupted, not failed: a resumed study neither counts it nor skips it
+                # interrupted, not failed: a resumed study continues it
                 self.running[trial_id].failure = INTERRUPTED
                 self.on_end(TrialEnd(trial_id))
 

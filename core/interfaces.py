@@ -45,10 +45,14 @@ class Reporter(Protocol):
     ``perf_metric`` and ``mode`` ("max" or "min") tell the trainer which epoch is best,
     so it can keep that epoch's weights. The call returns False when the study
     wants the trial stopped (early stopping); the trainer then returns from ``fit``.
+    ``checkpoint`` (a ``hyperplug.checkpoint.TrialCheckpoint``, or None) is where a
+    trainer that opts in keeps its state after each epoch, so that an interrupted or
+    retried trial continues from its last epoch (see ``hyperplug.checkpoint``).
     """
 
     perf_metric: str
     mode: str
+    checkpoint: Any
 
     def __call__(self, epoch: int, metrics: Mapping[str, float]) -> bool: ...
 
@@ -167,6 +171,13 @@ class MetadataTracker(abc.ABC):
     @abc.abstractmethod
     def end_trial(self, trial_id: int, status: str, error: str | None = None) -> TrialRecord: ...
 
+    def reopen_trial(self, trial_id: int) -> TrialRecord:
+        """Set an ended trial ``running`` again, its error and end time cleared and its
+        metrics kept: a rerun of the study resumes an interrupted trial or retries a
+        failed one under the same id. A tracker without it (this default) gets neither:
+        the rerun runs new trials instead."""
+        raise NotImplementedError(f"{type(self).__name__} cannot reopen trials")
+
     @abc.abstractmethod
     def get_study(self, name: str) -> StudyRecord:
         """Raise ``NotFoundError`` naming the study if there is none."""
@@ -271,6 +282,16 @@ class ResourceVersionControl(abc.ABC):
     @abc.abstractmethod
     def set_alias(self, ref: str, alias: str) -> ModelVersion: ...
 
+    def find_version(self, name: str, study: str, trial_id: int) -> ModelVersion | None:
+        """The version of ``name`` saved from trial ``trial_id`` of ``study``, if any. A
+        version is keyed by its study and trial: promoting a winner that a crashed run
+        already saved finds it here instead of saving it twice. A store with an index
+        may answer faster than this scan of ``list_versions``."""
+        for version in self.list_versions(name):
+            if version.meta.study == study and version.meta.trial_id == trial_id:
+                return version
+        return None
+
     def check_writable(self) -> None:  # noqa: B027 - optional, nothing to check by default
         """Raise a ``StorageError`` when ``save`` cannot work (a read-only directory, a
         missing bucket); a study calls it before it trains or records anything."""
@@ -370,12 +391,15 @@ class Budget:
     """Limits of a study. ``max_trials`` counts every trial the study recorded (a resumed
     study counts its earlier ones, except trials interrupted by a dead study process);
     ``max_failures``: the study ends with an error when more trials than this fail;
-    ``max_epochs``: the epoch budget of one trial (set as the trainer's ``epochs``)."""
+    ``max_epochs``: the epoch budget of one trial (set as the trainer's ``epochs``);
+    ``max_retries``: how many times a failed trial is run again (from its checkpoint,
+    where its trainer keeps one) before it counts as failed, in each run of the study."""
 
     max_trials: int | None = None
     max_wall_time_s: float | None = None
     max_failures: int | None = None
     max_epochs: int | None = None
+    max_retries: int = 0
 
 
 @attrs.frozen
@@ -407,7 +431,14 @@ class SearchContext:
 
 
 class Search(abc.ABC):
-    """The optimizer's side of a running study (Syne Tune's ask/tell, trial by trial)."""
+    """The optimizer's side of a running study (Syne Tune's ask/tell, trial by trial).
+
+    What every search must do (``OptimizerConformance`` checks it): the same seed gives
+    the same proposals in a fresh study, whatever else drew random numbers in the
+    process; a point the study already started is not proposed again (``suggest``
+    returns None once a finite space is exhausted); trials may run concurrently and end
+    in any order.
+    """
 
     @abc.abstractmethod
     def suggest(self) -> tuple[str, dict[str, Any]] | None:
@@ -424,6 +455,11 @@ class Search(abc.ABC):
     def on_end(self, trial_id: int, status: str, last: Mapping[str, float] | None) -> None:
         """``status`` completed/stopped/failed; ``last`` the last reported metrics and
         ``epoch``."""
+
+    def pending(self) -> set[int] | None:
+        """The ids of the trials the search's own bookkeeping holds as running (started,
+        not ended), for checks such as ``OptimizerConformance``; None: it does not say."""
+        return None
 
 
 class Optimizer(abc.ABC):

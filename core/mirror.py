@@ -118,17 +118,26 @@ class MirroredTracker(MetadataTracker, MetricsTracker):
         trainer_config: Mapping[str, Any],
     ) -> TrialRecord:
         trial = self.primary.start_trial(study_id, trainer, params, trainer_config)
-        study = self._studies.get(study_id)
-        if study is None:  # a sweep's finishing process never started the study here
-            study = next(s for s in self.primary.list_studies() if s.id == study_id)
-            self._studies[study_id] = study
-        self._mirror("trial_started", study, trial)
+        self._mirror("trial_started", self._study(study_id), trial)
         return trial
 
     def end_trial(self, trial_id: int, status: str, error: str | None = None) -> TrialRecord:
         trial = self.primary.end_trial(trial_id, status, error)
         self._mirror("trial_ended", trial)
         return trial
+
+    def reopen_trial(self, trial_id: int) -> TrialRecord:
+        trial = self.primary.reopen_trial(trial_id)
+        study = self._study(trial.study_id)
+        self._mirror("trial_started", study, trial)
+        return trial
+
+    def _study(self, study_id: int) -> StudyRecord:
+        study = self._studies.get(study_id)
+        if study is None:  # a sweep's finishing process never started the study here
+            study = next(s for s in self.primary.list_studies() if s.id == study_id)
+            self._studies[study_id] = study
+        return study
 
     def get_study(self, name: str) -> StudyRecord:
         study = self.primary.get_study(name)

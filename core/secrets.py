@@ -20,7 +20,8 @@ import contextlib
 import logging
 import os
 import re
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 MASK = "***"
@@ -63,14 +64,19 @@ KEY_QUALIFIERS = frozenset(
     }
 )
 #: a ``name=value`` pair (a Hydra override, a log line); masked when the name is a secret's
-#: (a secret's comma-separated sweep values, ``token=a,b``, are all masked)
+#: (a secret's comma-separated sweep values, ``token=a,b``, are all masked). A name starts
+#: only where no name character precedes it, so each run of name characters is tried once:
+#: without that anchor every position of a long word is a new start (quadratic time)
 _ASSIGNMENT = re.compile(
-    r"(?P<name>[\w.+~-]+)(?P<sep>\s*[=:]\s*)"
+    r"(?<![\w.+~-])(?P<name>[\w.+~-]+)(?P<sep>\s*[=:]\s*)"
     r"(?P<value>[^\s,;'\"}\]]+(?:,(?![\w.+~-]+\s*[=:])[^\s,;'\"}\]]+)*)"
 )
 #: ``scheme://user:password@``: the password part
-#: (also as Hydra writes a sweep job's overrides, escaped: ``https\\://user\\:pw@``)
-_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*\\?://[^\s:/@]*:)(?P<value>[^\s@/]+)(?=@)")
+#: (also as Hydra writes a sweep job's overrides, escaped: ``https\\://user\\:pw@``); the
+#: scheme starts where no scheme character precedes it (linear time, as above)
+_URL_PASSWORD = re.compile(
+    r"(?<![a-z0-9+.-])(?P<head>[a-z][a-z0-9+.-]*\\?://[^\s:/@]*:)(?P<value>[^\s@/]+)(?=@)"
+)
 #: a W&B API key: 40 hex digits, not part of a longer hex string (a sha256 has 64)
 _WANDB_KEY = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{40}(?![0-9a-fA-F])")
 #: shorter environment values are too likely to occur by chance (``1``, ``true``)
@@ -146,6 +152,34 @@ class RedactingFilter(logging.Filter):
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
+
+
+class RedactingStream:
+    """A text stream (the terminal's stdout or stderr) that masks secrets in every write.
+
+    What reaches the terminal without passing a log handler (Hydra's "Error executing job
+    with overrides" line, an error's one-line message, a traceback) goes through it."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(redact_text(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def redacted_terminal() -> Iterator[None]:
+    """Route ``sys.stdout`` and ``sys.stderr`` through ``RedactingStream`` in the block."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
 
 
 def redact_log_records() -> None:

@@ -30,7 +30,7 @@ from hyperplug.config import (
     study_settings,
     to_plain,
 )
-from hyperplug.data import DataSplits
+from hyperplug.data import DataSplits, check_learnable
 from hyperplug.drift import UpdateSkipped, drift_record
 from hyperplug.errors import ConfigError, DataError, NotFoundError
 from hyperplug.interfaces import (
@@ -52,7 +52,7 @@ from hyperplug.update_chain import UpdateTuner
 
 #: keys that do not change what a study searches: left out of its default name's hash
 RUNTIME_KEYS = ("hydra", "study", "backend")
-BUDGET_KEYS = ("max_trials", "max_wall_time_s", "max_failures")
+BUDGET_KEYS = ("max_trials", "max_wall_time_s", "max_failures", "max_retries")
 
 
 @attrs.frozen
@@ -155,7 +155,9 @@ class Study:
         dataset = self.build("dataset").load()
         if "splitter" not in self.configured:
             raise ConfigError("the config has no 'splitter' group: add splitter=stratified")
-        return self.build("splitter").split_data(dataset)
+        data = self.build("splitter").split_data(dataset)
+        check_learnable(data)
+        return data
 
     def recipe(self, data: DataSplits) -> DataRecipe:
         """How a worker process rebuilds ``data``: the dataset and splitter configs."""

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import attrs
 
+from hyperplug.checkpoint import TrialCheckpoint
 from hyperplug.config import configure, make_config
 from hyperplug.data import DataSplits
 from hyperplug.errors import ConfigError
@@ -35,6 +36,8 @@ class TrialReporter:
     mode: str
     report: ReportFn
     epochs: int = 0
+    #: where the trainer may keep the trial's state after each epoch (None: nowhere)
+    checkpoint: TrialCheckpoint | None = None
 
     def __call__(self, epoch: int, metrics: Mapping[str, float]) -> bool:
         self.epochs += 1
@@ -56,7 +59,8 @@ def execute_trial(
             model, reporter, state = update_trainer(task, data, report, manager)
         else:
             model, reporter = fit_trainer(task, data, report, manager)
-        if reporter.epochs == 0:
+        resumed = reporter.checkpoint is not None and reporter.checkpoint.resumed_epoch
+        if reporter.epochs == 0 and not resumed:
             return TrialEnd(task.trial_id, "the trainer reported no epoch"), None
         if task.stage_dir is not None:
             stage(Path(task.stage_dir), model, task.params, data, state)
@@ -68,8 +72,11 @@ def execute_trial(
 def fit_trainer(
     task: TrialTask, data: DataSplits, report: ReportFn, manager: PluginManager
 ) -> tuple[ModelTrainer, TrialReporter]:
-    """Build the task's trainer from its config and fit it; whatever it raises propagates."""
-    reporter = TrialReporter(task.perf_metric, task.mode, report)
+    """Build the task's trainer from its config and fit it; whatever it raises propagates.
+    The reporter carries the trial's checkpoint (in its stage directory) for trainers
+    that keep one."""
+    checkpoint = None if task.stage_dir is None else TrialCheckpoint(task.stage_dir)
+    reporter = TrialReporter(task.perf_metric, task.mode, report, checkpoint=checkpoint)
     spec = trainer_spec(manager, task.algo)
     config = make_config(spec.config_class, task.trainer_config, f"trainer {spec.name}")
     model = spec.factory(config)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import abc
 import itertools
+import json
 import math
 import secrets
 import time
@@ -31,7 +32,7 @@ from hyperplug.config import (
     resolve_mode,
     to_plain,
 )
-from hyperplug.data import DataSplits
+from hyperplug.data import DataSplits, check_learnable
 from hyperplug.engine import Engine
 from hyperplug.errors import ConfigError, HyperplugError, NotFoundError
 from hyperplug.interfaces import (
@@ -64,6 +65,9 @@ from hyperplug.trainers import (
 )
 from hyperplug.trial_runner import execute_trial
 from hyperplug.update_state import join_arrays, kept_data
+
+#: the key of a study's recorded config that says what it searches
+SIGNATURE = "search_signature"
 
 
 class BaseHyperparameterTuner(abc.ABC):
@@ -203,7 +207,9 @@ class BaseHyperparameterTuner(abc.ABC):
         update: Mapping[str, Any] | None = None,
     ) -> ModelVersion:
         """The part of ``save_model`` that needs no live model (a sweep's winner is
-        promoted from the weights its job staged; an update's with its state)."""
+        promoted from the weights its job staged; an update's with its state). A trial of
+        a study is versioned once: saved again (a rerun after a crash between saving and
+        ending the study), it returns the version saved before."""
         metrics = {**experiment.metrics, **extra_metrics}
         meta = VersionMeta(
             trainer=trainer,
@@ -218,6 +224,12 @@ class BaseHyperparameterTuner(abc.ABC):
             updater=updater,
             update=dict(update or {}),
         )
+        if meta.study is not None:
+            saved = self.resource_version_control.find_version(
+                self.model_name, meta.study, experiment.id
+            )
+            if saved is not None:  # promoted before a crash: complete it, never twice
+                return self._complete_aliases(saved, metrics.get(self.perf_metric))
         aliases = self.version_aliases(metrics)
         return self.resource_version_control.save(self.model_name, weights, meta, aliases)
 
@@ -227,6 +239,17 @@ class BaseHyperparameterTuner(abc.ABC):
         if self._beats_best(metrics.get(self.perf_metric)):
             aliases.append("best")
         return aliases
+
+    def _complete_aliases(self, version: ModelVersion, value: float | None) -> ModelVersion:
+        """Give a version saved by a run that died during promotion the aliases ``save``
+        would have moved to it (``latest`` if it is the newest, ``best`` if it beats)."""
+        vcs = self.resource_version_control
+        newest = max(v.version for v in vcs.list_versions(version.name))
+        if "latest" not in version.aliases and version.version == newest:
+            version = vcs.set_alias(version.ref, "latest")
+        if "best" not in version.aliases and self._beats_best(value):
+            version = vcs.set_alias(version.ref, "best")
+        return version
 
     def _build_training_grid(self, params: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
         """Every combination of the value lists: ``{"a": [1], "b": [1, 2]}`` gives
@@ -276,10 +299,11 @@ class BaseHyperparameterTuner(abc.ABC):
         """Check the search space and every trial config that can be known up front
         (every grid point; each trainer's first values otherwise), before any write;
         given the ``data``, also that each of those configs can train on it (once here,
-        instead of every trial failing the same way)."""
+        instead of every trial failing the same way). The store's writability probe comes
+        last, as the only check that writes (and removes) a file: a command refused for
+        another reason leaves nothing behind."""
         space = self.search_space()
         check_directory("home", self.home)
-        self.resource_version_control.check_writable()
         self.optimizer.check(
             SearchContext(
                 space,
@@ -294,19 +318,20 @@ class BaseHyperparameterTuner(abc.ABC):
         if self.optimizer.needs_finite_space():
             space.check_finite(getattr(getattr(self.optimizer, "config", None), "name", "grid"))
             self._check_points(space.grid(), data)
-            return space
-        if space.finite and len(space.grid()) == 1:
-            name = getattr(getattr(self.optimizer, "config", None), "name", "this optimizer")
-            raise ConfigError(
-                f"optimizer={name} has nothing to search: the space is one point; give "
-                "ranges or lists in training_params (e.g. "
-                "+training_params.mlp.lr='\"loguniform(1e-4,1e-1)\"') or use optimizer=grid"
-            )
-        firsts = [
-            (t, {key: _first(dim) for key, dim in dims.items()})
-            for t, dims in space.trainers.items()
-        ]
-        self._check_points(firsts, data)
+        else:
+            if space.finite and len(space.grid()) == 1:
+                name = getattr(getattr(self.optimizer, "config", None), "name", "this optimizer")
+                raise ConfigError(
+                    f"optimizer={name} has nothing to search: the space is one point; give "
+                    "ranges or lists in training_params (e.g. "
+                    "+training_params.mlp.lr='\"loguniform(1e-4,1e-1)\"') or use optimizer=grid"
+                )
+            firsts = [
+                (t, {key: _first(dim) for key, dim in dims.items()})
+                for t, dims in space.trainers.items()
+            ]
+            self._check_points(firsts, data)
+        self.resource_version_control.check_writable()
         return space
 
     def _check_points(
@@ -323,12 +348,43 @@ class BaseHyperparameterTuner(abc.ABC):
             check_data(make_config(spec.config_class, config, f"trainer {spec.name}"), data)
 
     def start_study(self) -> StudyRecord:
-        config = redact(self.study_config)  # what trackers and observers may write down
+        """Start the study, or join it if it exists. Its record keeps what it searches
+        (``SIGNATURE``: the space, the trainers' configs, the data's fingerprint), which a
+        resumed run must match (``check_same_search``)."""
+        config = redact({**self.study_config, SIGNATURE: self.signature()})
         self.study = self.metadata_tracker.start_study(
             self.study_name, self.perf_metric, self.mode, config
         )
         self.manager.notify("on_study_start", study=self.study, config=config)
         return self.study
+
+    def signature(self) -> dict[str, Any]:
+        """What a study searches, as JSON: a run of the study must search the same."""
+        names = self.algos
+        return {
+            "training_params": {name: self.training_params[algo] for name, algo in names.items()},
+            "trainer_configs": {
+                name: config for name, config in self.trainer_configs.items() if name in names
+            },
+            "data": self.data.fingerprint if self.data is not None else None,
+        }
+
+    def check_same_search(self, study: StudyRecord) -> None:
+        """Refuse to run a study that was started with another search space, trainer
+        config or data: its trials would mix two searches (and an old trial could win)."""
+        recorded = study.config.get(SIGNATURE)
+        if not isinstance(recorded, Mapping):
+            return  # recorded before signatures were
+        ours = json.loads(json.dumps(redact(self.signature()), default=str))
+        parts = {"training_params": "search space", "trainer_configs": "trainer config"}
+        differ = [what for key, what in parts.items() if recorded.get(key) != ours[key]]
+        if recorded.get("data") and ours["data"] and recorded["data"] != ours["data"]:
+            differ.append("data")
+        if differ:
+            raise ConfigError(
+                f"study '{study.name}' was started with another {' and '.join(differ)}; "
+                "run it with the same ones, or start a new study: study=<new name>"
+            )
 
     def _engine(self, study: StudyRecord, staged: bool = True) -> Engine:
         return Engine(
@@ -400,8 +456,10 @@ class Tuner(BaseHyperparameterTuner):
 
     def run_experiment(self, data: DataSplits, *args: Any, **kwargs: Any) -> ModelTrainer:
         space = self.validate(data)
+        check_learnable(data)
         self.data = data
         study = self.start_study()
+        self.check_same_search(study)
         if study.status == "completed" and study.winner_version:
             self.already_complete = True
             return self.load_winner()
@@ -417,13 +475,14 @@ class Tuner(BaseHyperparameterTuner):
     def run_trials(self, space: SearchSpace, data: DataSplits, resume: bool = True) -> list[int]:
         """Run the search on ``data``; return the ids of the trials this run started.
 
-        ``resume``: first mark trials a dead study process left running as interrupted
-        and let the search and the budget count the finished ones (a sweep job shares
-        its study with concurrent jobs, so it does not)."""
+        ``resume``: first continue the trials a dead study process left running (and
+        retry failed ones, within ``max_retries``), and let the search and the budget
+        count the finished ones (a sweep job shares its study with concurrent jobs, so
+        it does not)."""
         assert self.study is not None
         engine = self._engine(self.study)
-        past = engine.recover() if resume else []
         budget = self.optimizer.budget()
+        past = engine.recover(budget.max_retries) if resume else []
         context = SearchContext(
             space,
             self.perf_metric,

@@ -315,7 +315,8 @@ class Sweep:
                 space.space.check_finite(s.optimizer)
             except ConfigError as exc:
                 raise SweepError(str(exc).replace(f"training_params.{APP}.", "")) from exc
-        budget: Budget = optimizer.budget()
+        # a job that failed is the sweep's record (as with Hydra's sweepers): no retries
+        budget: Budget = attrs.evolve(optimizer.budget(), max_retries=0)
         tracker = build("tracker", name="sqlite", path=s.tracker_path)
         try:
             name = study_name(s, str(self.config.hydra.job.name), self.sweep_dir)

@@ -4,13 +4,23 @@ The suite drives the optimizer's ``Search`` the way the study engine does (``sug
 ``on_start``, ``on_report`` each epoch, ``on_end``) on a small space of two trainers,
 with synthetic learning curves instead of training, so a suite runs in seconds. The
 loss of a point falls with the epochs and grows with its lr's distance from 0.03 (in
-log space), so a clearly worse trial is clearly worse from its first epoch on.
+log space), so a clearly worse trial is clearly worse from its first epoch on. Trial ids
+are the tracker's (shared by every study, so neither 0-based nor consecutive).
+
+Beyond the contract, an optimizer must do what its name says: the same seed gives the
+same proposals in a fresh study; no point is proposed twice unless the space is
+exhausted; the search's own bookkeeping holds exactly the running trials; one that
+stops trials by epoch spends clearly fewer epochs than running every trial to the end;
+one that learns from results (``learns = True``) beats uniform random search on a smooth
+function (Branin) over several seeds.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+import random
+import statistics
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,7 +28,7 @@ import attrs
 import pytest
 
 from hyperplug.interfaces import Budget, Optimizer, PastTrial, Search, SearchContext
-from hyperplug.search_space import SearchSpace
+from hyperplug.search_space import Range, SearchSpace
 from hyperplug.testing.base import ComponentConformance
 
 PERF_METRIC = "val_loss"
@@ -34,9 +44,35 @@ MIXED_SPACE = {
 }
 
 
+#: a smooth function of two ranges, minimum 0.397887 (Branin)
+BRANIN_SPACE = {"branin": {"x1": "uniform(-5, 10)", "x2": "uniform(0, 15)"}}
+#: the first trial id of a simulated study, and the step between ids
+FIRST_ID, ID_STEP = 101, 3
+
+
 def loss(params: Mapping[str, Any], epoch: int) -> float:
     """The synthetic val_loss of ``params`` after ``epoch`` epochs."""
     return 0.1 + abs(math.log10(float(params["lr"]) / 0.03)) + 1.0 / epoch
+
+
+def branin(params: Mapping[str, Any], epoch: int) -> float:
+    """Branin at (x1, x2), plus a learning curve that falls with the epochs."""
+    x1, x2 = float(params["x1"]), float(params["x2"])
+    value = (x2 - 5.1 / (4 * math.pi**2) * x1**2 + 5 / math.pi * x1 - 6) ** 2
+    return value + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x1) + 10 + 1.0 / epoch
+
+
+def random_search_best(space: SearchSpace, trials: int, seed: int) -> float:
+    """The best final Branin value of ``trials`` points drawn uniformly at random."""
+    rng = random.Random(seed)
+    best = math.inf
+    for _ in range(trials):
+        params = {}
+        for key, dim in space.trainers["branin"].items():
+            assert isinstance(dim, Range)
+            params[key] = rng.uniform(dim.low, dim.high)
+        best = min(best, branin(params, 3))
+    return best
 
 
 @attrs.frozen
@@ -58,6 +94,13 @@ class OptimizerConformance(ComponentConformance):
     kind = "optimizer"
     #: how many trials the simulated studies run at most
     trials: ClassVar[int] = 8
+    #: the optimizer learns from results: it must beat random search on Branin
+    learns: ClassVar[bool] = False
+    #: the budget and the seeds of that comparison (the config needs a ``seed`` key)
+    learning_trials: ClassVar[int] = 20
+    learning_seeds: ClassVar[tuple[int, ...]] = tuple(range(10))
+    #: the median best over the seeds must be below this fraction of random search's
+    learning_margin: ClassVar[float] = 0.75
 
     def tracker(self, tmp_path: Path) -> Any:
         """The tracker the optimizer may query (RUSH's reference study); None: none."""
@@ -84,23 +127,29 @@ class OptimizerConformance(ComponentConformance):
         return optimizer.search(context)
 
     def run(
-        self, search: Search, budget: Budget, trials: int, failing: int = 0
+        self,
+        search: Search,
+        budget: Budget,
+        trials: int,
+        failing: int = 0,
+        objective: Callable[[Mapping[str, Any], int], float] = loss,
     ) -> list[SimulatedTrial]:
         """Run up to ``trials`` trials one after another; the first ``failing`` fail."""
         epochs = budget.max_epochs or 3
         done = []
-        for trial_id in range(trials):
+        for index in range(trials):
             suggestion = search.suggest()
             if suggestion is None:
                 break
             trainer, params = suggestion
+            trial_id = FIRST_ID + ID_STEP * index
             search.on_start(trial_id, trainer, params)
             curve: dict[int, dict[str, float]] = {}
             status, last = "completed", None
-            if trial_id < failing:
+            if index < failing:
                 status = "failed"
             for epoch in range(1, epochs + 1 if status != "failed" else 1):
-                curve[epoch] = {PERF_METRIC: loss(params, epoch)}
+                curve[epoch] = {PERF_METRIC: objective(params, epoch)}
                 last = {**curve[epoch], "epoch": epoch}
                 if not search.on_report(trial_id, epoch, curve[epoch]):
                     status = "stopped"
@@ -167,9 +216,8 @@ class OptimizerConformance(ComponentConformance):
         )
         for trial in resumed:
             assert context.space.contains(trial.trainer, trial.params), trial
-        if optimizer.needs_finite_space():
-            ran = [(t.trainer, t.params) for t in first]
-            assert not [t for t in resumed if (t.trainer, t.params) in ran], "points run twice"
+        ran = [(t.trainer, t.params) for t in first]
+        assert not [t for t in resumed if (t.trainer, t.params) in ran], "points run twice"
 
     def test_enumerates_a_finite_space_once(
         self, optimizer: Optimizer, context: SearchContext
@@ -188,3 +236,102 @@ class OptimizerConformance(ComponentConformance):
             pytest.skip("the optimizer does not decide on per-epoch results")
         trials = self.run(self.search(optimizer, context), context.budget, 3 * self.trials)
         assert any(t.status == "stopped" for t in trials), [t.params for t in trials]
+
+    def test_the_same_seed_gives_the_same_proposals_in_a_fresh_study(
+        self, build: Any, context: SearchContext
+    ) -> None:
+        """Whatever else draws random numbers in the process between two studies."""
+        first = self.run(self.search(build(), context), context.budget, self.trials)
+        _disturb_global_generators()
+        second = self.run(self.search(build(), context), context.budget, self.trials)
+        assert [(t.trainer, t.params) for t in first] == [(t.trainer, t.params) for t in second]
+
+    def test_never_proposes_a_point_twice_until_the_space_is_exhausted(
+        self, build: Any, context: SearchContext
+    ) -> None:
+        space = SearchSpace.parse(FINITE_SPACE)
+        optimizer = build()
+        search = self.search(optimizer, attrs.evolve(context, space=space))
+        size = len(space.grid())
+        trials = self.run(search, context.budget, size + 5)
+        points = [repr((t.trainer, sorted(t.params.items()))) for t in trials]
+        assert len(set(points)) == len(points), f"a point proposed twice: {points}"
+        assert len(points) <= size
+
+    def test_a_trial_resumed_without_a_proposal_is_not_proposed_again(
+        self, build: Any, context: SearchContext
+    ) -> None:
+        """A rerun continues its interrupted trials (``on_start`` with no ``suggest``)."""
+        space = SearchSpace.parse(FINITE_SPACE)
+        search = self.search(build(), attrs.evolve(context, space=space))
+        resumed = space.grid()[1]
+        search.on_start(FIRST_ID - ID_STEP, *resumed)
+        trials = self.run(search, context.budget, len(space.grid()) + 5)
+        assert resumed not in [(t.trainer, t.params) for t in trials]
+
+    def test_its_bookkeeping_holds_exactly_the_running_trials(
+        self, optimizer: Optimizer, context: SearchContext
+    ) -> None:
+        search = self.search(optimizer, context)
+        if search.pending() is None:
+            pytest.skip("the search does not report its pending trials")
+        ids = [FIRST_ID + ID_STEP * i for i in range(3)]
+        started = {}
+        for trial_id in ids:
+            suggestion = search.suggest()
+            assert suggestion is not None
+            search.on_start(trial_id, *suggestion)
+            started[trial_id] = suggestion[1]
+        assert search.pending() == set(ids)
+        last = {PERF_METRIC: loss(started[ids[1]], 1), "epoch": 1}
+        search.on_report(ids[1], 1, {PERF_METRIC: last[PERF_METRIC]})
+        search.on_end(ids[1], "completed", last)
+        search.on_end(ids[0], "failed", None)
+        assert search.pending() == {ids[2]}
+        search.on_end(ids[2], "stopped", {**last, PERF_METRIC: loss(started[ids[2]], 1)})
+        assert search.pending() == set()
+
+    def test_stopping_by_epoch_spends_fewer_epochs(
+        self, optimizer: Optimizer, context: SearchContext
+    ) -> None:
+        if not optimizer.needs_epoch_reports():
+            pytest.skip("the optimizer does not decide on per-epoch results")
+        budget = context.budget
+        assert budget.max_epochs is not None
+        trials = self.run(self.search(optimizer, context), budget, 3 * self.trials)
+        spent = sum(len(t.curve) for t in trials)
+        full = len(trials) * budget.max_epochs
+        assert spent <= 0.7 * full, f"{spent} epochs of {full} for every trial to the end"
+
+    def test_learning_from_results_beats_random_search(
+        self, build: Any, context: SearchContext
+    ) -> None:
+        if not self.learns:
+            pytest.skip("the optimizer does not claim to learn from results (learns=False)")
+        space = SearchSpace.parse(BRANIN_SPACE)
+        ours = []
+        for seed in self.learning_seeds:
+            optimizer = build(seed=seed)
+            search = self.search(optimizer, attrs.evolve(context, space=space))
+            done = self.run(search, optimizer.budget(), self.learning_trials, objective=branin)
+            ours.append(min(t.curve[max(t.curve)][PERF_METRIC] for t in done if t.curve))
+        # random search's median, over enough seeds to be its true median
+        baseline = statistics.median(
+            random_search_best(space, self.learning_trials, 1000 + seed) for seed in range(201)
+        )
+        assert statistics.median(ours) < self.learning_margin * baseline, (ours, baseline)
+
+
+def _disturb_global_generators() -> None:
+    """Draw from every global generator a search might use by mistake."""
+    import sys
+
+    import numpy as np
+
+    random.seed(12345)
+    np.random.seed(12345)
+    np.random.random(17)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(12345)
+        torch.rand(17)

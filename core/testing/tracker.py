@@ -93,6 +93,24 @@ class TrackerConformance(ComponentConformance):
         assert [t.number for t in listed] == [0, 1]
         assert listed[0].metrics == ended.metrics and listed[1].status == "failed"
 
+    def test_an_ended_trial_reopens_with_its_metrics(self, tracker: Any) -> None:
+        """A rerun resumes an interrupted trial or retries a failed one under its id."""
+        study = tracker.start_study("reopened", "val_loss", "min", {})
+        trial = tracker.start_trial(study.id, "mlp", {"lr": 0.1}, {"name": "mlp"})
+        tracker.log_metrics(trial.id, 1, {"val_loss": 1.0})
+        tracker.end_trial(trial.id, "failed", "OSError: [Errno 28] No space left on device")
+        try:
+            reopened = tracker.reopen_trial(trial.id)
+        except NotImplementedError:
+            pytest.fail("reopen_trial is missing: a rerun can neither resume nor retry trials")
+        assert (reopened.id, reopened.number, reopened.status) == (trial.id, 0, "running")
+        assert (reopened.error, reopened.ended_at) == (None, None)
+        assert reopened.metrics == {"val_loss": 1.0}
+        tracker.log_metrics(trial.id, 2, {"val_loss": 0.5})
+        ended = tracker.end_trial(trial.id, "completed")
+        assert (ended.status, ended.metrics) == ("completed", {"val_loss": 0.5})
+        assert [t.id for t in tracker.list_trials(study.id)] == [trial.id]
+
     def test_metrics_come_back_by_epoch_then_name(self, tracker: Any) -> None:
         study = tracker.start_study("metrics", "val_loss", "min", {})
         trial = tracker.start_trial(study.id, "mlp", {}, {"name": "mlp"})

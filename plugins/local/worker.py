@@ -1,10 +1,12 @@
-"""The worker process of the ``local`` backend: loads plugins, torch and the data once,
-then runs trials one after another, sending each epoch's report to the study process
-and waiting for its answer (False: stop)."""
+"""The worker process of the ``local`` backend: loads plugins and the data once, then runs
+trials one after another, sending each epoch's report to the study process and waiting
+for its answer (False: stop). torch is imported by the first trial that needs it (a
+worker of another library's trainer never pays its 1-3 s import)."""
 
 from __future__ import annotations
 
 import os
+import sys
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -21,16 +23,19 @@ class WorkerSetup:
 
 
 def _configure_devices(setup: WorkerSetup) -> None:
-    """Threads and GPU before torch is imported, then torch once for all trials."""
+    """Threads and GPU, before any library that reads them is imported."""
     if setup.gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(setup.gpu)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(setup.threads)
-    try:
-        import torch
-    except ImportError:
-        return
-    torch.set_num_threads(setup.threads)
+
+
+def _keep_threads(setup: WorkerSetup) -> None:
+    """torch takes its thread count from OMP_NUM_THREADS when imported (up to the cores);
+    once it is imported, a trial that changed it gets it back."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() != setup.threads:
+        torch.set_num_threads(setup.threads)
 
 
 def worker_main(conn: Connection, setup: WorkerSetup) -> None:
@@ -57,6 +62,7 @@ def worker_main(conn: Connection, setup: WorkerSetup) -> None:
                 conn.send(("report", task.trial_id, epoch, metrics))
                 return bool(conn.recv())
 
+            _keep_threads(setup)
             end, _ = execute_trial(task, data, report, manager)
             conn.send(("end", end))
     except (EOFError, OSError):

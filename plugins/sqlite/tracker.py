@@ -9,12 +9,19 @@ next trial number" race-free across processes.
 
 A connection belongs to the process that opened it (SQLite forbids carrying one across
 ``fork``), so the tracker remembers the pid and opens a new connection in a child.
+
+A file that is not there yet is created by the first write: reading (a refused command,
+an inspection) creates nothing. A file that is there is checked (``PRAGMA quick_check``)
+when a connection opens, before anything is written: a damaged file is refused whole and
+left as it is. Each time a study ends, SQLite's online backup API copies the database to
+``<path>.backup``: the last good copy that the refusal points to.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import numbers
 import operator
@@ -40,6 +47,11 @@ from hyperplug.interfaces import (
 )
 from hyperplug.paths import check_directory
 from hyperplug.serialize import to_json
+
+log = logging.getLogger(__name__)
+
+#: the suffix of the last good copy of the database (``hp.db.backup``)
+BACKUP_SUFFIX = ".backup"
 
 #: PRAGMA user_version of the schema below; a file with a higher version is refused.
 SCHEMA_VERSION = 1
@@ -101,17 +113,45 @@ class SQLiteTracker(MetadataTracker, MetricsTracker):
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._conn: sqlite3.Connection | None = None
-        # Open now so that a bad path fails before any trial runs.
+        #: answers reads while the file does not exist (reading creates nothing)
+        self._empty: sqlite3.Connection | None = None
+        # A bad path or a damaged file fails now, before any trial runs.
         with self._lock:
-            self._connection()
+            if self._absent():
+                self._check_creatable()
+            else:
+                self._connection()
 
     # ------------------------------------------------------------------ connection
 
-    def _connection(self) -> sqlite3.Connection:
+    def _absent(self) -> bool:
+        return isinstance(self.path, Path) and not self.path.exists()
+
+    def _check_creatable(self) -> None:
+        """The file can be made: no regular file is in the way, and its nearest existing
+        ancestor is a writable directory."""
+        assert isinstance(self.path, Path)
+        check_directory("tracker.path", self.config.path, self.path.parent)
+        parent = self.path.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            raise StorageError(
+                f"cannot create tracker database '{self.path}': '{parent}' is not a "
+                "writable directory"
+            )
+
+    def _connection(self, write: bool = True) -> sqlite3.Connection:
         if self._pid != os.getpid():
             # Inherited through fork: the parent's connection must not be used here.
-            self._pid, self._conn = os.getpid(), None
+            self._pid, self._conn, self._empty = os.getpid(), None, None
         if self._conn is None:
+            if not write and self._absent():
+                if self._empty is None:
+                    self._empty = sqlite3.connect(":memory:", check_same_thread=False)
+                    self._empty.row_factory = sqlite3.Row
+                    self._ensure_schema(self._empty)
+                return self._empty
             self._conn = self._open()
         return self._conn
 
@@ -133,6 +173,7 @@ class SQLiteTracker(MetadataTracker, MetricsTracker):
                 check_same_thread=False,  # guarded by self._lock
             )
             conn.row_factory = sqlite3.Row
+            self._check_sound(conn)
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
@@ -140,6 +181,49 @@ class SQLiteTracker(MetadataTracker, MetricsTracker):
         except sqlite3.Error as error:
             raise StorageError(f"cannot open tracker database '{self.path}': {error}") from error
         return conn
+
+    def _check_sound(self, conn: sqlite3.Connection) -> None:
+        """Refuse a damaged file before the first write (even the journal-mode pragma)."""
+        try:
+            found = [row[0] for row in conn.execute("PRAGMA quick_check")]
+        except sqlite3.DatabaseError as error:
+            found = [str(error)]
+        if found != ["ok"]:
+            conn.close()
+            backup = Path(f"{self.path}{BACKUP_SUFFIX}")
+            restore = (
+                f"copy its last good copy '{backup}' (SQLite's online backup, made when a "
+                "study last ended) over it, or point tracker.path at a fresh file"
+                if backup.exists()
+                else f"salvage it (sqlite3 '{self.path}' .recover) or point tracker.path "
+                "at a fresh file"
+            )
+            raise StorageError(
+                f"tracker database '{self.path}' is damaged ({found[0]}); nothing was "
+                f"written to it. To go on, {restore}"
+            )
+
+    def _backup(self) -> None:
+        """Copy the database to ``<path>.backup`` with SQLite's online backup API (a
+        consistent snapshot while other processes write), checked, then renamed into
+        place: the backup is always a whole, sound database."""
+        if not isinstance(self.path, Path) or self._conn is None:
+            return
+        final = Path(f"{self.path}{BACKUP_SUFFIX}")
+        tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+        try:
+            target = sqlite3.connect(tmp)
+            try:
+                self._conn.backup(target)
+                sound = target.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+            finally:
+                target.close()
+            if sound:
+                os.replace(tmp, final)
+        except (OSError, sqlite3.Error) as error:  # a missed backup never fails a study
+            log.warning("tracker database '%s': no backup written (%s)", self.path, error)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def _ensure_schema(self, conn: sqlite3.Connection) -> None:
         if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
@@ -164,7 +248,7 @@ class SQLiteTracker(MetadataTracker, MetricsTracker):
     def _transaction(self, write: bool = False) -> Iterator[sqlite3.Connection]:
         """One transaction; ``write`` takes the database's write lock up front."""
         with self._lock:
-            conn = self._connection()
+            conn = self._connection(write)
             try:
                 conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 try:
@@ -178,9 +262,11 @@ class SQLiteTracker(MetadataTracker, MetricsTracker):
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
-            self._conn = None
+            if self._pid == os.getpid():
+                for conn in (self._conn, self._empty):
+                    if conn is not None:
+                        conn.close()
+            self._conn = self._empty = None
 
     def check_integrity(self) -> bool:
         """True when SQLite finds the file sound and every foreign key resolves."""
@@ -244,9 +330,12 @@ class SQLiteTracker(MetadataTracker, MetricsTracker):
                 " winner_version = COALESCE(?, winner_version) WHERE id = ?",
                 (status, winner_trial_id, winner_version, study_id),
             )
-            return _study(
+            study = _study(
                 conn.execute("SELECT * FROM studies WHERE id = ?", (study_id,)).fetchone()
             )
+        with self._lock:
+            self._backup()
+        return study
 
     def get_study(self, name: str) -> StudyRecord:
         with self._transaction() as conn:
@@ -292,6 +381,17 @@ class SQLiteTracker(MetadataTracker, MetricsTracker):
             conn.execute(
                 "UPDATE trials SET status = ?, ended_at = ?, error = ? WHERE id = ?",
                 (status, time.time(), error, trial_id),
+            )
+            row = conn.execute("SELECT * FROM trials WHERE id = ?", (trial_id,)).fetchone()
+            metrics = _trial_metrics(conn, "trial_id = ?", trial_id).get(trial_id, {})
+        return _trial(row, metrics)
+
+    def reopen_trial(self, trial_id: int) -> TrialRecord:
+        with self._transaction(write=True) as conn:
+            self._require_trial(conn, trial_id)
+            conn.execute(
+                "UPDATE trials SET status = 'running', ended_at = NULL, error = NULL WHERE id = ?",
+                (trial_id,),
             )
             row = conn.execute("SELECT * FROM trials WHERE id = ?", (trial_id,)).fetchone()
             metrics = _trial_metrics(conn, "trial_id = ?", trial_id).get(trial_id, {})

@@ -14,6 +14,7 @@ aliases are assigned under the model's lock, so concurrent savers never share a 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -45,6 +46,8 @@ WEIGHTS = "weights.safetensors"
 META = "meta.json"
 ALIASES = "aliases.json"
 LOCK = ".lock"
+#: the size of the writability probe: real bytes, so that a full disk fails it
+PROBE_BYTES = 1 << 16
 
 
 @attrs.define
@@ -62,17 +65,23 @@ class LocalStore(ResourceVersionControl):
         self.root = Path(config.root).expanduser().absolute()
 
     def check_writable(self) -> None:
-        """Create the root if absent and write a probe file in it: a read-only or full
-        store fails here, before a study trains anything, not when the winner is saved."""
+        """Create the root if absent and write a probe file of ``PROBE_BYTES`` real bytes
+        in it, flushed to disk: a read-only or full store fails here, before a study
+        trains anything, not when the winner is saved (an empty file fits on a full
+        disk). A root this check created is removed again when the probe fails."""
+        missing = [p for p in (self.root, *self.root.parents) if not p.exists()]
+        probe = temp_path(self.root)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            probe = temp_path(self.root)
-            probe.write_bytes(b"")
-            probe.unlink()
+            write_durably(probe, os.urandom(PROBE_BYTES))
         except OSError as error:
+            for leftover in (probe, *missing):  # innermost first
+                with contextlib.suppress(OSError):
+                    leftover.rmdir() if leftover.is_dir() else leftover.unlink()
             raise StorageError(
                 f"vcs.root: model store '{self.root}' is not writable: {error.strerror or error}"
             ) from error
+        probe.unlink()
 
     # ------------------------------------------------------------------ writing
 

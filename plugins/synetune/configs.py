@@ -1,8 +1,9 @@
 """Configs of the optimizers (no Syne Tune import here).
 
 Budgets live in the optimizer's config: ``max_trials`` (grid: every point), ``max_wall_time_s``,
-``max_failures`` and ``max_epochs`` (the epoch budget of one trial; the trainer's ``epochs``
-is set to it). Cross-field rules (an epoch budget for ASHA, a reference study for RUSH) are
+``max_failures``, ``max_epochs`` (the epoch budget of one trial; the trainer's ``epochs``
+is set to it) and ``max_retries`` (runs of a failed trial before it counts as failed).
+Cross-field rules (an epoch budget for ASHA, a reference study for RUSH) are
 checked when the optimizer is built, before any trial runs.
 """
 
@@ -38,6 +39,9 @@ class OptimizerConfig:
     max_wall_time_s: Optional[float] = attrs.field(default=None, validator=_positive)  # noqa: UP045
     max_failures: Optional[int] = attrs.field(default=10, validator=_non_negative_int)  # noqa: UP045
     max_epochs: Optional[int] = attrs.field(default=None, validator=_positive_int)  # noqa: UP045
+    #: how many times a failed trial is run again (from its checkpoint) before it counts
+    #: as failed, in each run of the study; a rerun retries the study's failed trials
+    max_retries: int = attrs.field(default=1, validator=_non_negative_int)
 
 
 @attrs.define

@@ -21,8 +21,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from hyperplug.checkpoint import TrialCheckpoint
 from hyperplug.config import improves
 from hyperplug.interfaces import Reporter
+from hyperplug.plugins.torch.checkpoint import resume_training, save_training
 from hyperplug.plugins.torch.runtime import Runtime
 
 #: a training-batch augmentation: (batch, generator) -> batch
@@ -278,6 +280,7 @@ def fit(
     pin_memory: bool = False,
     strategy: Strategy | None = None,
     val_parts: Mapping[str, slice] | None = None,
+    checkpoint: TrialCheckpoint | None = None,
 ) -> None:
     """Train for ``config.epochs`` epochs, reporting after each (epochs count from 1).
 
@@ -288,7 +291,10 @@ def fit(
     ``report.perf_metric``/``report.mode`` are kept and put back at the end (the last
     epoch's weights stay if that metric is not among the reported ones). Training stops
     early when ``report`` returns False. Without workers the splits are moved to the
-    device once. ``strategy`` changes batches and loss (an update).
+    device once. ``strategy`` changes batches and loss (an update). With a
+    ``checkpoint``, the state after every epoch the report let go on is saved there,
+    and a checkpoint found at the start is resumed from (``checkpoint.py``); not with
+    a ``strategy``, whose own state a checkpoint does not hold.
     """
     optimizer = make_optimizer(model.parameters(), config)
     scheduler = make_scheduler(optimizer, config)
@@ -303,7 +309,14 @@ def fit(
     parts = {"": slice(None), **(val_parts or {})}
     best_value: float | None = None
     best_state: dict[str, torch.Tensor] | None = None
-    for epoch in range(1, config.epochs + 1):
+    start = 1
+    if strategy is not None:
+        checkpoint = None
+    if checkpoint is not None:
+        resumed = resume_training(checkpoint, model, optimizer, scheduler, generator, runtime)
+        if resumed is not None:
+            start, best_value, best_state = resumed
+    for epoch in range(start, config.epochs + 1):
         train_loss = train_epoch(
             model, optimizer, batches, config, runtime, transform, strategy, epoch
         )
@@ -321,5 +334,17 @@ def fit(
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         if report(epoch, metrics) is False:
             break
+        if checkpoint is not None:
+            save_training(
+                checkpoint,
+                epoch,
+                model,
+                optimizer,
+                scheduler,
+                generator,
+                runtime,
+                best_value,
+                best_state,
+            )
     if best_state is not None:
         model.load_state_dict(best_state)

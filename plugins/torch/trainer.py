@@ -107,6 +107,7 @@ class TorchTrainer(ModelTrainer):
             transform=self.training_transform(),
             strategy=strategy,
             val_parts=val_parts,
+            checkpoint=getattr(report, "checkpoint", None),
             **self.loader_options(),
         )
 

@@ -107,3 +107,37 @@ def test_sweep_overrides_as_hydra_writes_them_are_masked() -> None:
     assert redact_text("x=1,token=zz", {}) == "x=1,token=***"
     escaped = r"dataset.path=https\://reader\:hunter2@data.example.com/d.csv"
     assert redact_text(escaped, {}) == r"dataset.path=https\://reader\:***@data.example.com/d.csv"
+
+
+@pytest.mark.parametrize(
+    "alphabet", ["a", "a.", "a=:,", "a.:/@", "ab/:@ ", "a-_.+~=, ", "a\\:/@", "a'\"}]=:,;"]
+)
+def test_redaction_is_linear_in_long_values(alphabet: str) -> None:
+    """A quadratic pattern takes 10 s and more on 30,000 characters (it did before the fix);
+    a linear one takes milliseconds, so the bound holds on a loaded machine too."""
+    import random
+    import time
+
+    rng = random.Random(alphabet)
+    texts = [
+        "".join(rng.choice(alphabet) for _ in range(30_000)),
+        alphabet * (30_000 // len(alphabet)),
+        "token=" + "http://" + alphabet * (30_000 // len(alphabet)),
+    ]
+    for text in texts:
+        start = time.perf_counter()
+        redact_text(text, {})
+        assert time.perf_counter() - start < 1.0, text[:40]
+
+
+def test_the_terminal_streams_mask_what_is_written_to_them() -> None:
+    import io
+
+    from hyperplug.secrets import RedactingStream
+
+    buffer = io.StringIO()
+    stream = RedactingStream(buffer)
+    line = "use +tracker.api_key=sk-live-X\n"
+    assert stream.write(line) == len(line)
+    assert buffer.getvalue() == f"use +tracker.api_key={MASK}\n"
+    assert stream.getvalue() == buffer.getvalue()  # everything else is the stream's own

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -103,6 +104,9 @@ class FlakyConfig:
     name: str = "flaky"
     fail_with: str = "raise"
     epochs: int = 2
+    #: a file: while it exists every epoch fails as on a full disk (a fault whose cause
+    #: the user fixes before running the study again)
+    disk_full_while: str = ""
 
 
 class FlakyTrainer(ModelTrainer):
@@ -113,6 +117,9 @@ class FlakyTrainer(ModelTrainer):
 
     def fit(self, data: Any, report: Any) -> None:
         for epoch in range(self.config.epochs):
+            full = self.config.disk_full_while
+            if full and os.path.exists(full):
+                raise OSError(28, "No space left on device")
             if self.config.fail_with == "raise" and epoch == 1:
                 raise RuntimeError("CUDA out of memory\nsecond line")
             loss = float("nan") if self.config.fail_with == "nan" else 1.0 / (epoch + 1)
@@ -253,3 +260,77 @@ def test_a_failed_save_ends_the_study_as_failed(
         tuner.run_experiment(digits_splits)
     [study] = tracker.list_studies()
     assert study.status == "failed" and study.winner_version is None
+
+
+def test_promotion_is_idempotent_after_a_crash_between_save_and_study_end(
+    tracker: Any, store: Any, tmp_path: Any, digits_splits: Any
+) -> None:
+    """The state a kill -9 leaves after the winner was saved and before the study ended:
+    a version of the study's winning trial, the study still running. The rerun finds the
+    version (keyed by study and trial) instead of saving the same winner twice."""
+    params = {FlakyTrainer: {"fail_with": ["none"], "epochs": [2, 3]}}
+    crashed = make_tuner(tracker, store, params, model_name="m", home=tmp_path, study_name="s")
+    crashed.start_study()
+    crashed.run_trials(crashed.search_space(), digits_splits)
+    [winner, _] = tracker.list_trials(crashed.study.id)
+    saved = crashed.save_weights(
+        {"w": np.zeros(1, np.float32)}, {}, winner, winner.params, "flaky", {}
+    )
+    assert (saved.ref, tracker.get_study("s").status) == ("m:v1", "running")
+
+    rerun = make_tuner(tracker, store, params, model_name="m", home=tmp_path, study_name="s")
+    rerun.run_experiment(digits_splits)
+    assert [v.ref for v in store.list_versions("m")] == ["m:v1"]
+    assert rerun.winner.ref == "m:v1" and set(rerun.winner.aliases) == {"best", "latest"}
+    assert tracker.get_study("s").winner_version == "m:v1"
+
+
+def test_a_rerun_retries_the_failed_trials_once_the_cause_is_fixed(
+    tracker: Any, store: Any, tmp_path: Any, digits_splits: Any
+) -> None:
+    full = tmp_path / "disk-is-full"
+    full.touch()
+    params = {
+        FlakyTrainer: {"fail_with": ["none"], "epochs": [2, 3], "disk_full_while": [str(full)]}
+    }
+    first = make_tuner(tracker, store, params, model_name="m", home=tmp_path, study_name="s")
+    with pytest.raises(HyperplugError, match="none of its 2 trials reached perf_metric"):
+        first.run_experiment(digits_splits)
+    failed = tracker.list_trials(first.study.id)
+    assert [t.status for t in failed] == ["failed", "failed"]
+    assert failed[0].error == "OSError: [Errno 28] No space left on device"
+
+    full.unlink()  # the cause is fixed; the same command again
+    rerun = make_tuner(tracker, store, params, model_name="m", home=tmp_path, study_name="s")
+    rerun.run_experiment(digits_splits)
+    trials = tracker.list_trials(rerun.study.id)
+    assert [(t.id, t.status, t.error) for t in trials] == [
+        (t.id, "completed", None) for t in failed
+    ]
+    assert rerun.study.status == "completed" and rerun.winner.ref == "m:v1"
+
+
+def test_a_study_resumed_with_another_search_is_refused_in_one_line(
+    tracker: Any, store: Any, tmp_path: Any, digits_splits: Any
+) -> None:
+    params = {FlakyTrainer: {"fail_with": ["none"], "epochs": [2, 3]}}
+    first = make_tuner(tracker, store, params, model_name="m", home=tmp_path, study_name="s")
+    first.data = digits_splits
+    first.start_study()  # interrupted before its first trial ended
+    study = tracker.get_study("s")
+
+    other_data = attrs.evolve(digits_splits, fingerprint="0" * 64)
+    for changed, kwargs, data, what in (
+        ({FlakyTrainer: {"fail_with": ["none"], "epochs": [5]}}, {}, digits_splits, "search space"),
+        (params, {"trainer_configs": {"flaky": {"epochs": 9}}}, digits_splits, "trainer config"),
+        (params, {}, other_data, "data"),
+    ):
+        rerun = make_tuner(
+            tracker, store, changed, model_name="m", home=tmp_path, study_name="s", **kwargs
+        )
+        with pytest.raises(ConfigError) as error:
+            rerun.run_experiment(data)
+        message = str(error.value)
+        assert message.startswith(f"study 's' was started with another {what}"), message
+        assert "study=<new name>" in message and "\n" not in message
+    assert tracker.list_trials(study.id) == [] and tracker.get_study("s") == study

@@ -96,6 +96,15 @@ def test_a_single_run_trains_tracks_and_versions_the_model(tmp_path: Path) -> No
     assert "digits:v1" in models.stdout and "best, latest" in models.stdout
     model = hyperplug(tmp_path, "model", "digits:best")
     assert "lineage: digits:v1" in model.stdout and f"study: {name}" in model.stdout
+    assert model.returncode == 0 and "(verified)" in model.stdout
+
+    # a weights file altered after the fact is shown as such, not as a healthy version
+    weights = tmp_path / ".hyperplug" / "models" / "digits" / "v1" / "weights.safetensors"
+    payload = weights.read_bytes()
+    weights.write_bytes(payload[:-1] + bytes([payload[-1] ^ 1]))
+    altered = hyperplug(tmp_path, "model", "digits:best")
+    assert altered.returncode == 1 and "NOT VERIFIED" in altered.stdout
+    assert "do not match their sha256" in altered.stderr
 
 
 def test_a_grid_from_training_params_runs_every_point(tmp_path: Path) -> None:
@@ -175,6 +184,12 @@ def test_plugins_lists_built_ins_with_their_distribution(tmp_path: Path) -> None
         (["model_name=../escape"], "model_name"),
         (["dataset=csv", "dataset.path=missing.csv"], "missing.csv"),
         (["vcs.root=blocker/models"], "blocker"),
+        (["vcs.root=blocker"], "blocker"),
+        (["dataset=csv", "dataset.path=one_class.csv"], "has one class ('cat')"),
+        (
+            ["optimizer=rush", "optimizer.max_epochs=2", "optimizer.reference_study=nope"],
+            "study 'nope' not found",
+        ),
         (["tracker.path=blocker/hp.db"], "tracker.path: 'blocker/hp.db' is under the file"),
         (["home=blocker/runs"], "home: 'blocker/runs' is under the file 'blocker'"),
     ],
@@ -183,13 +198,17 @@ def test_bad_input_is_one_line_nonzero_and_writes_nothing(
     tmp_path: Path, args: list[str], expected: str
 ) -> None:
     (tmp_path / "blocker").write_text("a file where the store wants a directory")
+    (tmp_path / "one_class.csv").write_text("a,b,label\n" + "1,2,cat\n" * 30)
     result = hyperplug(tmp_path, *FAST, *args)
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("hyperplug: error:") and expected in lines[0], lines[0]
     assert "Traceback" not in result.stderr + result.stdout
-    assert studies(tmp_path) == [] and versions(tmp_path) == []
+    # nothing at all: no empty database, no empty store (Hydra's run directory aside)
+    home = tmp_path / ".hyperplug"
+    left = sorted(p.name for p in home.iterdir()) if home.exists() else []
+    assert left in ([], ["runs"]), left
 
 
 def test_verbose_flag_shows_the_traceback(tmp_path: Path) -> None:
@@ -230,3 +249,38 @@ def test_help_applies_overrides_and_reports_bad_ones_in_one_line(tmp_path: Path)
         "hyperplug: error: In 'config': Could not find 'trainer/mpl' Available options in "
         "'trainer': mlp resnet vit"
     ]
+
+
+def test_secrets_never_reach_the_terminal_on_error_paths(tmp_path: Path) -> None:
+    # Hydra's hint for an unknown key repeats the value; with -v Hydra itself prints the
+    # overrides ("Error executing job with overrides: [...]") and the traceback follows
+    hint = hyperplug(tmp_path, "tracker.api_key=sk-live-X")
+    assert hint.returncode == 2 and "+tracker.api_key=***" in hint.stderr, hint.stderr
+    job = hyperplug(tmp_path, "-v", "+api_token=sk-live-X", "trainer.epochs=0")
+    assert job.returncode != 0 and "Error executing job with overrides" in job.stderr
+    assert "+api_token=***" in job.stderr
+    for result in (hint, job):
+        assert "sk-live-X" not in result.stdout + result.stderr
+
+
+def test_a_damaged_tracker_file_is_refused_and_left_unchanged(tmp_path: Path) -> None:
+    from hyperplug.plugins.sqlite import SQLiteTracker, SQLiteTrackerConfig
+
+    db = tmp_path / ".hyperplug" / "hyperplug.db"
+    tracker = SQLiteTracker(SQLiteTrackerConfig(path=str(db)))
+    study = tracker.start_study("old", "val_accuracy", "max", {})
+    for _ in range(40):
+        tracker.start_trial(study.id, "mlp", {"pad": "x" * 300}, {})
+    tracker.close()
+    data = bytearray(db.read_bytes())
+    page = int.from_bytes(data[16:18], "big")
+    data[len(data) - page + 3 : len(data) - page + 5] = b"\xff\xff"  # a leaf claims 65535 cells
+    db.write_bytes(bytes(data))
+
+    result = hyperplug(tmp_path, *FAST, "study=fresh")
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    expected = "hyperplug: error: tracker database '.hyperplug/hyperplug.db' is damaged"
+    assert line.startswith(expected), line
+    assert "nothing was written" in line and "tracker.path" in line
+    assert db.read_bytes() == bytes(data)

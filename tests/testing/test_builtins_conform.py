@@ -103,6 +103,10 @@ class TestRandomOptimizer(OptimizerConformance):
 class TestBOOptimizer(OptimizerConformance):
     component = "bo"
     trials = 5  # a GP fit per suggestion
+    learns = True
+    learning_trials = 12  # 9 GP fits per seed, 0.1-1 s each
+    learning_seeds = (0, 1, 2, 3)
+    learning_margin = 0.5
 
     def config(self, tmp_path: Path) -> dict[str, Any]:
         return {"seed": 1}
@@ -110,6 +114,7 @@ class TestBOOptimizer(OptimizerConformance):
 
 class TestTPEOptimizer(OptimizerConformance):
     component = "tpe"
+    learns = True
 
 
 class TestASHAOptimizer(OptimizerConformance):

@@ -26,6 +26,9 @@ class FaultyConfig(MLPConfig):
     name: str = "faulty"
     #: what goes wrong at epoch 2: none, raise, nan or kill (SIGKILL of its own process)
     fault: str = "none"
+    #: a file every epoch trained is appended to; with it, the fault happens only the first
+    #: time (a transient fault, gone when the trial is retried)
+    once: str = ""
 
 
 @attrs.define
@@ -34,8 +37,17 @@ class FaultyReporter:
     fault: str
     perf_metric: str
     mode: str
+    checkpoint: Any = None
+    once: str = ""
 
     def __call__(self, epoch: int, metrics: Mapping[str, float]) -> bool:
+        if self.once:
+            path = Path(self.once)
+            faulted = path.exists() and "2" in path.read_text().split()
+            with open(path, "a") as log:
+                log.write(f"{epoch}\n")
+            if faulted or epoch != 2:
+                return self.report(epoch, metrics)
         if epoch == 2 and self.fault == "raise":
             raise RuntimeError("boom at epoch 2\nsecond line")
         if epoch == 2 and self.fault == "nan":
@@ -52,7 +64,14 @@ class FaultyTrainer(MLPTrainer):
     config_class = FaultyConfig
 
     def fit(self, data: Any, report: Any) -> None:
-        wrapped = FaultyReporter(report, self.config.fault, report.perf_metric, report.mode)
+        wrapped = FaultyReporter(
+            report,
+            self.config.fault,
+            report.perf_metric,
+            report.mode,
+            report.checkpoint,
+            self.config.once,
+        )
         super().fit(data, wrapped)
 
 
@@ -88,7 +107,7 @@ def test_faults_in_workers_fail_their_trial_and_a_killed_worker_is_replaced(
     assert by_number[2].error == "val_loss is nan at epoch 2"
     assert by_number[3].error.startswith("worker process ")
     assert by_number[3].error.endswith("died (SIGKILL)")
-    assert backend.replaced == 1
+    assert backend.replaced == 2  # retried once (optimizer.max_retries=1), killed again
     # what the killed trial reported before it died is in the tracker
     assert {m.epoch for m in tracker.get_metrics(by_number[3].id)} == {1}
     assert study.study.winner_trial_id in (by_number[0].id, by_number[4].id)
@@ -116,3 +135,39 @@ def test_more_failures_than_max_failures_end_the_study(
     with pytest.raises(HyperplugError, match=r"2 trials failed, more than"):
         again.run_experiment(digits_splits)
     assert len(tracker.list_trials(study.study.id)) == 2
+
+
+@pytest.mark.parametrize(("fault", "backend_name"), [("kill", "local"), ("raise", "inline")])
+def test_a_transient_fault_is_retried_on_another_worker_from_the_checkpoint(
+    tracker: Any, store: Any, tmp_path: Path, digits_splits: Any, fault: str, backend_name: str
+) -> None:
+    """The trial dies (or raises) at epoch 2 once: it runs again (on the other worker),
+    from its epoch-1 checkpoint, and completes; its epochs are recorded once each."""
+    backend = build("backend", name=backend_name, **({"n_workers": 2} if fault == "kill" else {}))
+    once = str(tmp_path / "faulted")
+    params = {"fault": [fault], "once": [once], "hidden_layers": [[16]], "epochs": 3}
+    study = Tuner(
+        metadata_tracker=tracker,
+        metrics_tracker=tracker,
+        resource_version_control=store,
+        training_params={FaultyTrainer: params},
+        home=tmp_path,
+        model_name="faulty",
+        backend=backend,
+    )
+    study.run_experiment(digits_splits)
+    [trial] = tracker.list_trials(study.study.id)
+    assert (trial.status, trial.error) == ("completed", None)
+    # epochs trained: 1, 2 (the fault), then 2 and 3 from the epoch-1 checkpoint
+    assert Path(once).read_text().split() == ["1", "2", "2", "3"]
+    records = tracker.get_metrics(trial.id)
+    assert sorted((m.epoch, m.name) for m in records) == sorted(
+        (e, n) for e in (1, 2, 3) for n in ("train_loss", "val_accuracy", "val_loss")
+    )
+    if fault == "kill":
+        assert backend.replaced == 1
+        assert backend.ran_on[trial.id] == 1  # the retry ran on the other worker
+    # the trial has ended: its checkpoint is gone, its staged weights were promoted
+    assert not (
+        tmp_path / "studies" / study.study_name / "trials" / str(trial.id) / "checkpoint"
+    ).exists()

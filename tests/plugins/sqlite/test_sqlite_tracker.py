@@ -38,9 +38,16 @@ def test_component_is_registered():
     assert isinstance(built, MetricsTracker)
 
 
-def test_creates_directory_and_versioned_wal_schema(tmp_path):
+def test_the_first_write_creates_directory_and_versioned_wal_schema(tmp_path):
     path = tmp_path / "a" / "b" / "hp.db"
-    make(path).close()
+    tracker = make(path)
+    # reading creates nothing: a refused command leaves no empty database behind
+    assert tracker.list_studies() == []
+    with pytest.raises(NotFoundError):
+        tracker.get_study("s")
+    assert not (tmp_path / "a").exists()
+    tracker.start_study("s", "acc", "max", {})
+    tracker.close()
     assert path.is_file()
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -280,7 +287,33 @@ def test_integrity_check_detects_a_damaged_file(tmp_path):
     assert data[last_page] == 0x0D  # a table leaf page
     data[last_page + 3 : last_page + 5] = b"\xff\xff"
     path.write_bytes(bytes(data))
-    assert not make(path).check_integrity()
+    damaged = path.read_bytes()
+    # refused when opened, before anything is written; the error says how to go on
+    with pytest.raises(StorageError) as error:
+        make(path)
+    message = str(error.value)
+    assert f"tracker database '{path}' is damaged" in message and "\n" not in message
+    assert ".recover" in message and "tracker.path" in message  # no backup yet
+    assert path.read_bytes() == damaged
+
+
+def test_a_damaged_file_is_left_as_it_is_and_its_backup_restores_it(tmp_path):
+    path = tmp_path / "hp.db"
+    tracker = make(path)
+    study = tracker.start_study("kept", "acc", "max", {})
+    tracker.end_study(study.id, "completed")  # the backup is made here
+    tracker.close()
+    backup = tmp_path / "hp.db.backup"
+    assert [s.name for s in make(backup).list_studies()] == ["kept"]
+
+    data = bytearray(path.read_bytes())
+    data[100:] = b"\xee" * (len(data) - 100)  # every page after the header: garbage
+    path.write_bytes(bytes(data))
+    with pytest.raises(StorageError, match="is damaged"):
+        make(path).start_study("fresh", "acc", "max", {})
+    assert path.read_bytes() == bytes(data)
+    path.write_bytes(backup.read_bytes())
+    assert [s.name for s in make(path).list_studies()] == ["kept"]
 
 
 def _write_trials(path: str, process: int, n: int) -> None:

@@ -296,3 +296,32 @@ def test_versions_are_directories_named_only_by_the_store(store):
     store.save("m", WEIGHTS, meta())
     os.mkdir(store.root / "m" / "notes")  # foreign entries are ignored
     assert [v.ref for v in store.list_versions()] == ["m:v1"]
+
+
+def _probe_under_a_file_size_limit(root: str, limit: int) -> str:
+    """check_writable in a process that may write no file larger than ``limit`` bytes
+    (what a nearly full disk allows): 'ok' or the error."""
+    import resource
+    import signal
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    try:
+        make(Path(root)).check_writable()
+    except StorageError as error:
+        return str(error)
+    return "ok"
+
+
+def test_the_writability_probe_writes_real_bytes(tmp_path):
+    """An empty probe file fits where a model does not; the probe must not."""
+    import concurrent.futures
+    import multiprocessing
+
+    root = tmp_path / "new" / "models"
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+        result = pool.submit(_probe_under_a_file_size_limit, str(root), 1024).result(60)
+    assert result.startswith(f"vcs.root: model store '{root}' is not writable"), result
+    assert not (tmp_path / "new").exists()  # the directories it made are gone again
+    assert leftovers(tmp_path) == []

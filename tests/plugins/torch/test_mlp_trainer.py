@@ -300,3 +300,59 @@ def test_labels_outside_the_classes_fail_clearly() -> None:
     data = DataSplits(part, part, part, dataset.classes, dataset.fingerprint)
     with pytest.raises(DataError, match=r"labels must be class indices 0\.\.1, got values 0\.\.2"):
         fit(small(epochs=1), data)
+
+
+class Killed(Exception):
+    """What the process's death looks like to the trainer under test."""
+
+
+@attrs.define
+class CheckpointedReporter:
+    """A reporter with a checkpoint; ``die_at``: the epoch whose report never arrives."""
+
+    checkpoint: object
+    perf_metric: str = "val_accuracy"
+    mode: str = "max"
+    die_at: int | None = None
+    reports: list[tuple[int, dict[str, float]]] = attrs.Factory(list)
+
+    def __call__(self, epoch: int, metrics: Mapping[str, float]) -> bool:
+        if epoch == self.die_at:
+            raise Killed
+        self.reports.append((epoch, dict(metrics)))
+        return True
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"optimizer": "adam", "dropout": 0.3, "lr_schedule": "cosine", "warmup_epochs": 1},
+        {"optimizer": "sgd", "momentum": 0.9, "lr_schedule": "step", "lr_step_size": 2},
+    ],
+)
+def test_a_resumed_fit_continues_exactly_where_the_checkpoint_left_it(
+    digits: DataSplits, tmp_path: Path, overrides: dict[str, object]
+) -> None:
+    """Weights, optimizer, lr schedule, shuffling and dropout generators all come back:
+    epochs 4-5 after a death at epoch 4 report what an uninterrupted run reported."""
+    from hyperplug.checkpoint import TrialCheckpoint
+
+    config = small(epochs=5, lr=0.05, **overrides)
+    whole = CheckpointedReporter(TrialCheckpoint(tmp_path / "whole"))
+    reference = MLPTrainer(config)
+    reference.fit(digits, whole)
+
+    first = CheckpointedReporter(TrialCheckpoint(tmp_path / "cut"), die_at=4)
+    with pytest.raises(Killed):
+        MLPTrainer(config).fit(digits, first)
+    again = CheckpointedReporter(TrialCheckpoint(tmp_path / "cut"))
+    resumed = MLPTrainer(config)
+    resumed.fit(digits, again)
+    assert [e for e, _ in first.reports] == [1, 2, 3]
+    assert [e for e, _ in again.reports] == [4, 5]
+    assert again.checkpoint.resumed_epoch == 3
+    assert first.reports + again.reports == whole.reports
+    for key, value in reference.state_dict().items():  # the best epoch's weights, too
+        assert np.array_equal(value, resumed.state_dict()[key]), key
+    saved = sorted(p.name for p in (tmp_path / "cut" / "checkpoint").iterdir())
+    assert saved == ["arrays-5.safetensors", "checkpoint.json"]
