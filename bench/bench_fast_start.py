@@ -48,7 +48,8 @@ TORCH_LOOP = textwrap.dedent(
         x, y = load_digits(return_X_y=True)
         x = (x / 16.0).astype(np.float32)
         xt, xv, yt, yv = train_test_split(x, y, test_size=0.2, stratify=y, random_state=0)
-        return tuple(torch.from_numpy(a) for a in (xt, yt.astype(np.int64), xv, yv.astype(np.int64)))
+        arrays = (xt, yt.astype(np.int64), xv, yv.astype(np.int64))
+        return tuple(torch.from_numpy(a) for a in arrays)
 
     def train(params, data, report, epochs):
         torch.set_num_threads(1)
@@ -139,7 +140,8 @@ API = textwrap.dedent(
     import json, sqlite3, sys
     from hyperplug import Tuner, build
 
-    trials, home, space, trainer = int(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4])
+    trials, home = int(sys.argv[1]), sys.argv[2]
+    space, trainer = json.loads(sys.argv[3]), json.loads(sys.argv[4])
     tracker = build("tracker", name="sqlite", path=f"{home}/hyperplug.db")
     data = build("splitter", name="stratified").split_data(build("dataset", name="digits").load())
     tuner = Tuner(
