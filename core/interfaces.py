@@ -358,8 +358,16 @@ class Backend(abc.ABC):
     and ``poll`` to let the backend deliver events: ``driver.on_report`` for each epoch
     (its answer goes back to the trial: False stops it) and ``driver.on_end`` when a trial
     ends. ``stop`` asks a running trial to stop at its next report. ``shutdown`` ends
-    every worker; the engine always calls it.
+    every worker; the engine always calls it, and it may be called again.
+
+    ``warm_up`` may come first, before the study process has its data: a backend with
+    workers starts them there, so that their start-up overlaps the study's own.
     """
+
+    def warm_up(self, trainers: Sequence[Any] = ()) -> None:  # noqa: B027 - optional hook
+        """Start what can start before the data exists; ``trainers`` (names or classes)
+        are the study's, for a worker to import ahead of its first trial. The caller
+        calls ``shutdown`` afterwards even when ``start`` never comes."""
 
     @abc.abstractmethod
     def start(self, recipe: DataRecipe, driver: TrialDriver) -> None: ...

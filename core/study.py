@@ -34,6 +34,7 @@ from hyperplug.data import DataSplits, check_learnable
 from hyperplug.drift import UpdateSkipped, drift_record
 from hyperplug.errors import ConfigError, DataError, NotFoundError
 from hyperplug.interfaces import (
+    Backend,
     DataRecipe,
     DriftResult,
     ModelVersion,
@@ -92,6 +93,8 @@ class Study:
     configured: dict[str, tuple[Component, Any]]
     #: the command line's overrides (``trainer.lr=0.1``): what the user set explicitly
     overrides: tuple[str, ...] = ()
+    #: the backend ``warm_backend`` built and started early; ``tuner`` uses it
+    backend: Backend | None = None
 
     @classmethod
     def from_config(
@@ -209,6 +212,23 @@ class Study:
         digest = hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode())
         return f"{self.settings.model_name}-{digest.hexdigest()[:8]}"
 
+    def uses_backend(self, space: SearchSpace) -> bool:
+        """Whether trials run on the configured backend; not a single trial, for which a
+        worker process would only add its start-up (it runs inline)."""
+        return "backend" in self.configured and not (space.finite and len(space.grid()) == 1)
+
+    def warm_backend(self, swept: list[str] | None = None) -> None:
+        """Build the study's backend and start its workers now (``Backend.warm_up`` with
+        the search's trainers), so that their start-up overlaps loading the data; the
+        caller shuts it down (``run_study`` does). Not for an update, whose trials run
+        an updater on a chunk prepared later."""
+        if self.is_update or self.backend is not None:
+            return
+        grid = self.grid(swept)
+        if self.uses_backend(SearchSpace.parse(grid)):
+            self.backend = self.build("backend")
+            self.backend.warm_up(list(grid))
+
     def tuner(
         self,
         study_name: str | None = None,
@@ -226,10 +246,9 @@ class Study:
         trainer_cfg = to_plain(self.configured["trainer"][1])
         optimizer = self.build("optimizer") if "optimizer" in self.configured else None
         grid = self.grid(swept)
-        space = SearchSpace.parse(grid)
-        backend = None  # inline: for one trial a worker process would only add its start-up
-        if "backend" in self.configured and not (space.finite and len(space.grid()) == 1):
-            backend = self.build("backend")
+        backend = None
+        if self.uses_backend(SearchSpace.parse(grid)):
+            backend = self.backend or self.build("backend")
         vcs = self.build("vcs")  # first: an unwritable store fails before the tracker writes
         tracker = self.build("tracker")
         tuner = Tuner(
@@ -374,21 +393,26 @@ def run_study(
     command line does not: it only shows the version). An update with a ``detector``
     whose test finds no shift returns ``UpdateSkipped``."""
     study = Study.from_config(cfg, manager, overrides)
-    data = study.load_data()  # a missing or broken dataset fails before anything is written
-    tested = study.test_drift(data)
-    if tested is not None and not tested[0].shift:
-        return UpdateSkipped(tested[1], tested[0])
-    # an update takes the trainer keys of the command line as its training config
-    tuner = study.tuner(swept=None if study.is_update else swept, view=view, data=data)
-    tuner.restore_winner = restore
+    study.warm_backend(swept)  # workers start while the data loads
     try:
-        if tested is not None and isinstance(tuner, UpdateTuner):
-            tuner.drift = drift_record(*tested)
-        tuner.data_recipe = study.recipe(data)
-        model = tuner.run_experiment(data)
-        plots = _plots(tuner)
+        data = study.load_data()  # a missing or broken dataset fails before anything is written
+        tested = study.test_drift(data)
+        if tested is not None and not tested[0].shift:
+            return UpdateSkipped(tested[1], tested[0])
+        # an update takes the trainer keys of the command line as its training config
+        tuner = study.tuner(swept=None if study.is_update else swept, view=view, data=data)
+        tuner.restore_winner = restore
+        try:
+            if tested is not None and isinstance(tuner, UpdateTuner):
+                tuner.drift = drift_record(*tested)
+            tuner.data_recipe = study.recipe(data)
+            model = tuner.run_experiment(data)
+            plots = _plots(tuner)
+        finally:
+            _close(tuner)
     finally:
-        _close(tuner)
+        if study.backend is not None:  # the engine shut it down, unless it never ran
+            study.backend.shutdown()
     return result_of(tuner, model, plots)
 
 

@@ -1,11 +1,14 @@
 """The ``local`` backend: long-lived worker processes on this machine.
 
-Each worker is a spawned process that imports the plugins and torch and builds the data
-once, then runs trial after trial. The study process talks to each worker over a pipe:
-it sends a trial, receives one report per epoch and answers continue/stop, receives the
-trial's end. A worker that dies (killed, out of memory) is noticed through its process
-sentinel: its trial is handed to the driver as failed with the reason, and a new worker
-takes its place.
+Each worker is a spawned process that imports the plugins and its trainers' modules
+(torch) and receives the data once, then runs trial after trial. ``warm_up`` starts the
+workers before the study process has the data, so their imports overlap its config
+composition and data loading; ``start`` then sends each the data.
+
+The study process talks to each worker over a pipe: it sends a trial, receives one
+report per epoch and answers continue/stop, receives the trial's end. A worker that dies
+(killed, out of memory) is noticed through its process sentinel: its trial is handed to
+the driver as failed with the reason, and a new worker takes its place.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import multiprocessing
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any, ClassVar
 
@@ -101,6 +104,8 @@ class LocalBackend(Backend):
         self.stopping: set[int] = set()
         self.driver: TrialDriver | None = None
         self.setup: WorkerSetup | None = None
+        #: the study's data, once ``start`` has it (a worker started later gets it at once)
+        self.recipe: DataRecipe | None = None
         self.gpus = 0
         #: how many workers were started to replace dead ones
         self.replaced = 0
@@ -131,6 +136,15 @@ class LocalBackend(Backend):
         child.close()
         return Worker(index, process, parent)
 
+    def warm_up(self, trainers: Sequence[Any] = ()) -> None:
+        """Start the workers now, without data: each imports the plugins and builds the
+        ``trainers`` once (their imports) while the study process prepares the data."""
+        if self.workers:
+            return
+        self.setup = WorkerSetup(None, self.config.threads_per_worker, warm=tuple(trainers))
+        self.gpus = _gpu_count()
+        self.workers = [self._spawn(i) for i in range(self.config.n_workers)]
+
     def start(self, recipe: DataRecipe, driver: TrialDriver) -> None:
         self.driver = driver
         if (
@@ -139,9 +153,19 @@ class LocalBackend(Backend):
             and (recipe.data is None or data_bytes(recipe.data) > SEND_DATA_BYTES)
         ):
             recipe = attrs.evolve(recipe, data=None)  # workers build it themselves
-        self.setup = WorkerSetup(recipe, self.config.threads_per_worker)
-        self.gpus = _gpu_count()
-        self.workers = [self._spawn(i) for i in range(self.config.n_workers)]
+        self.recipe = recipe
+        if not self.workers:
+            self.setup = WorkerSetup(recipe, self.config.threads_per_worker)
+            self.gpus = _gpu_count()
+            self.workers = [self._spawn(i) for i in range(self.config.n_workers)]
+            return
+        assert self.setup is not None
+        self.setup = attrs.evolve(self.setup, recipe=recipe)  # for workers started later
+        for worker in list(self.workers):  # warmed up: each gets the data now
+            try:
+                worker.conn.send(("data", recipe))
+            except OSError:  # it died while warming up
+                self._replace(worker)
 
     def free_slots(self) -> int:
         return sum(1 for w in self.workers if w.trial is None)

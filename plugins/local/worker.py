@@ -1,7 +1,12 @@
 """The worker process of the ``local`` backend: loads plugins and the data once, then runs
 trials one after another, sending each epoch's report to the study process and waiting
-for its answer (False: stop). torch is imported by the first trial that needs it (a
-worker of another library's trainer never pays its 1-3 s import)."""
+for its answer (False: stop).
+
+A worker started before the study process has its data (``LocalBackend.warm_up``) builds
+each of the study's trainers once with its defaults, which imports the trainer's modules
+(torch for the torch trainers), while the study process still composes its config and
+loads the data; then it waits for the data message. A worker of another library's
+trainer never imports torch."""
 
 from __future__ import annotations
 
@@ -17,9 +22,14 @@ from hyperplug.interfaces import DataRecipe, TrialTask
 
 @attrs.frozen
 class WorkerSetup:
-    recipe: DataRecipe
+    """``recipe``: the data; None: it comes later, as a ``("data", recipe)`` message.
+    ``warm``: trainers (names or classes) to build once before the data, for their
+    imports."""
+
+    recipe: DataRecipe | None
     threads: int
     gpu: int | None = None
+    warm: tuple[Any, ...] = ()
 
 
 def _configure_devices(setup: WorkerSetup) -> None:
@@ -38,6 +48,19 @@ def _keep_threads(setup: WorkerSetup) -> None:
         torch.set_num_threads(setup.threads)
 
 
+def warm_trainers(trainers: tuple[Any, ...], manager: Any) -> None:
+    """Build each trainer once with its default config: its factory imports what the
+    trainer needs. A trainer that cannot be built is left to its first trial to report."""
+    from hyperplug.trainers import trainer_spec, trial_config
+
+    for algo in trainers:
+        try:
+            spec = trainer_spec(manager, algo)
+            spec.factory(trial_config(spec, {}, {}))
+        except Exception:  # the trial that uses it reports the error
+            continue
+
+
 def worker_main(conn: Connection, setup: WorkerSetup) -> None:
     from hyperplug.plugin_manager import get_plugin_manager
     from hyperplug.plugins.local.data import load_recipe
@@ -46,7 +69,16 @@ def worker_main(conn: Connection, setup: WorkerSetup) -> None:
     try:
         _configure_devices(setup)
         manager = get_plugin_manager()
-        data = load_recipe(setup.recipe)
+        warm_trainers(setup.warm, manager)
+        recipe = setup.recipe
+        if recipe is None:
+            message = conn.recv()
+            if message[0] != "data":  # told to exit before the study had data
+                os._exit(0)
+            recipe = message[1]
+        data = load_recipe(recipe)
+    except (EOFError, OSError):
+        return
     except Exception as exc:
         conn.send(("broken", first_line(exc)))
         return

@@ -1,0 +1,78 @@
+"""Local workers started before the study has its data (``Backend.warm_up``): they import
+the study's trainers while the study process loads the data, then receive the data once
+instead of rebuilding it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hyperplug import build, hookimpl
+from hyperplug.commands import compose
+from hyperplug.plugin_manager import get_plugin_manager
+from hyperplug.study import run_study
+
+
+def loaded_libraries(pid: int) -> str:
+    return Path(f"/proc/{pid}/maps").read_text()
+
+
+def test_warmed_up_workers_import_the_trainer_before_they_have_data() -> None:
+    backend = build("backend", name="local", n_workers=1)
+    backend.warm_up(["mlp"])
+    try:
+        worker = backend.workers[0]
+        deadline = time.monotonic() + 120
+        while "libtorch" not in loaded_libraries(worker.process.pid):
+            assert time.monotonic() < deadline, "the warmed-up worker never imported torch"
+            assert worker.process.is_alive()
+            time.sleep(0.1)
+        assert not worker.conn.poll(), "a worker without data must not say it is ready"
+    finally:
+        backend.shutdown()
+    assert not worker.process.is_alive()
+
+
+class DataRemover:
+    """Deletes the dataset's file once the study process has loaded it, before any
+    worker has the data: a worker that rebuilt the data from its recipe would fail."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @hookimpl
+    def on_study_start(self, study: Any, config: Any) -> None:
+        self.path.unlink()
+
+
+def test_a_study_hands_its_data_to_warmed_up_workers_without_rebuilding_it(
+    tmp_path: Path,
+) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 4)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    data_file = tmp_path / "data.npz"
+    np.savez(data_file, x=x, y=y)
+    manager = get_plugin_manager()
+    manager.register(DataRemover(data_file), name="data-remover")
+    where = tmp_path / "hp"
+    cfg = compose(
+        [
+            f"home={where}",
+            f"tracker.path={where}/hp.db",
+            f"vcs.root={where}/models",
+            "dataset=npz",
+            f"dataset.path={data_file}",
+            "backend.n_workers=2",
+            "trainer.hidden_layers=[8]",
+            "trainer.epochs=2",
+            "trainer.threads=1",
+            "+training_params.mlp.lr=[0.1,0.01]",
+        ]
+    )
+    result = run_study(cfg, manager, restore=False)
+    assert not data_file.exists()
+    assert [t.status for t in result.trials] == ["completed", "completed"]
