@@ -76,6 +76,11 @@ class ModelTrainer(abc.ABC):
     @abc.abstractmethod
     def fit(self, data: DataSplits, report: Reporter) -> None: ...
 
+    def warm_up(self) -> None:  # noqa: B027 - optional hook
+        """Called once in a fresh worker process, on a trainer built with its default
+        config, before the worker has data or a trial: do here what the first ``fit``
+        would otherwise pay for (importing a library's lazily loaded parts)."""
+
     @abc.abstractmethod
     def evaluate(self, split: ArraySplit) -> dict[str, float]:
         """Return ``loss`` and ``accuracy`` on a split."""

@@ -42,7 +42,7 @@ class HydraJobBackend(LocalBackend):
     ) -> None:
         """``payload``: what ``JobWorkerSetup`` carries; ``compose``: a trial's job config;
         ``needs_reports``: the optimizer's name when it decides on ``metric`` each epoch."""
-        super().__init__(LocalBackendConfig(n_workers=n_workers))
+        super().__init__(LocalBackendConfig(n_workers=n_workers, start_method="spawn"))
         self.payload = payload
         self.compose = compose
         self.needs_reports = needs_reports

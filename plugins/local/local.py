@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -27,17 +28,24 @@ import attrs
 from hyperplug.errors import ConfigError, HyperplugError
 from hyperplug.interfaces import Backend, DataRecipe, TrialDriver, TrialEnd, TrialTask
 from hyperplug.plugins.local.worker import WorkerSetup, worker_main
-from hyperplug.validators import positive_int
+from hyperplug.validators import one_of, positive_int
+
+START_METHODS = ("auto", "fork", "spawn")
 
 
 @attrs.define
 class LocalBackendConfig:
     """``n_workers`` trials at once, each worker with ``threads_per_worker`` torch
-    threads and, when CUDA GPUs exist, GPU ``worker index % GPU count``."""
+    threads and, when CUDA GPUs exist, GPU ``worker index % GPU count``.
+    ``start_method``: how a worker process starts: ``spawn`` (a fresh interpreter),
+    ``fork`` (a copy of the study process, without its interpreter start-up and
+    imports), or ``auto``: fork where it is safe (Linux, one thread in the study
+    process, torch not imported there), else spawn."""
 
     name: str = "local"
     n_workers: int = attrs.field(default=1, validator=positive_int)
     threads_per_worker: int = attrs.field(default=1, validator=positive_int)
+    start_method: str = attrs.field(default="auto", validator=one_of(START_METHODS))
     #: seconds to wait for a worker to exit at shutdown before it is killed
     shutdown_timeout_s: float = 5.0
 
@@ -99,7 +107,6 @@ class LocalBackend(Backend):
         if config.n_workers < 1:
             raise ConfigError("backend.n_workers must be >= 1")
         self.config = config
-        self.context = multiprocessing.get_context("spawn")
         self.workers: list[Worker] = []
         self.stopping: set[int] = set()
         self.driver: TrialDriver | None = None
@@ -123,9 +130,21 @@ class LocalBackend(Backend):
         """What ``submit`` sends a free worker for ``task``."""
         return ("trial", task)
 
+    def start_method(self) -> str:
+        """``fork`` copies the study process: only where no other thread holds a lock
+        the copy would inherit, and before torch (its thread pools) is loaded there."""
+        method = self.config.start_method
+        if method != "auto":
+            return method
+        safe = (
+            sys.platform == "linux" and threading.active_count() == 1 and "torch" not in sys.modules
+        )
+        return "fork" if safe else "spawn"
+
     def _spawn(self, index: int) -> Worker:
-        parent, child = self.context.Pipe()
-        process = self.context.Process(
+        context = multiprocessing.get_context(self.start_method())
+        parent, child = context.Pipe()
+        process = context.Process(
             target=type(self).worker_target,
             args=(child, self.worker_setup(index)),
             name=f"hyperplug-worker-{index}",

@@ -49,14 +49,15 @@ def _keep_threads(setup: WorkerSetup) -> None:
 
 
 def warm_trainers(trainers: tuple[Any, ...], manager: Any) -> None:
-    """Build each trainer once with its default config: its factory imports what the
-    trainer needs. A trainer that cannot be built is left to its first trial to report."""
+    """Build each trainer once with its default config (its factory imports what the
+    trainer needs) and let it warm up. A trainer that cannot be built or warmed up is
+    left to its first trial to report."""
     from hyperplug.trainers import trainer_spec, trial_config
 
     for algo in trainers:
         try:
             spec = trainer_spec(manager, algo)
-            spec.factory(trial_config(spec, {}, {}))
+            spec.factory(trial_config(spec, {}, {})).warm_up()
         except Exception:  # the trial that uses it reports the error
             continue
 

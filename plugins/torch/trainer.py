@@ -36,6 +36,11 @@ class TorchTrainer(ModelTrainer):
         self.classes: tuple[str, ...] = ()
         self.runtime: Runtime | None = None
 
+    def warm_up(self) -> None:
+        """torch.optim imports ``torch._dynamo`` on an optimizer's first step (about 1 s
+        here): a warmed-up worker pays it before its first trial."""
+        import torch._dynamo  # noqa: F401
+
     @abc.abstractmethod
     def build_model(self, input_shape: tuple[int, ...], n_classes: int) -> nn.Module:
         """A freshly initialised network for inputs of ``input_shape`` (no batch axis)."""
