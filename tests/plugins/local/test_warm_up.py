@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from hyperplug import build, hookimpl
 from hyperplug.commands import compose
-from hyperplug.plugin_manager import get_plugin_manager
+from hyperplug.plugin_manager import PluginManager
 from hyperplug.study import run_study
 
 
@@ -21,7 +22,8 @@ def loaded_libraries(pid: int) -> str:
 
 
 def test_warmed_up_workers_import_the_trainer_before_they_have_data() -> None:
-    backend = build("backend", name="local", n_workers=1)
+    # spawned: a fork of a test process that imported torch would have it from the start
+    backend = build("backend", name="local", n_workers=1, start_method="spawn")
     backend.warm_up(["mlp"])
     try:
         worker = backend.workers[0]
@@ -48,15 +50,17 @@ class DataRemover:
         self.path.unlink()
 
 
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
 def test_a_study_hands_its_data_to_warmed_up_workers_without_rebuilding_it(
-    tmp_path: Path,
+    tmp_path: Path, start_method: str
 ) -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(120, 4)).astype(np.float32)
     y = (x[:, 0] > 0).astype(np.int64)
     data_file = tmp_path / "data.npz"
     np.savez(data_file, x=x, y=y)
-    manager = get_plugin_manager()
+    manager = PluginManager()  # not the process-wide one: the remover is this test's
+    manager.load_entry_points()
     manager.register(DataRemover(data_file), name="data-remover")
     where = tmp_path / "hp"
     cfg = compose(
@@ -67,6 +71,7 @@ def test_a_study_hands_its_data_to_warmed_up_workers_without_rebuilding_it(
             "dataset=npz",
             f"dataset.path={data_file}",
             "backend.n_workers=2",
+            f"backend.start_method={start_method}",
             "trainer.hidden_layers=[8]",
             "trainer.epochs=2",
             "trainer.threads=1",
@@ -76,3 +81,21 @@ def test_a_study_hands_its_data_to_warmed_up_workers_without_rebuilding_it(
     result = run_study(cfg, manager, restore=False)
     assert not data_file.exists()
     assert [t.status for t in result.trials] == ["completed", "completed"]
+
+
+def test_auto_forks_only_a_single_threaded_study_process_without_torch() -> None:
+    import sys
+    import threading
+
+    backend = build("backend", name="local")
+    torch_loaded = "torch" in sys.modules
+    assert backend.start_method() == ("spawn" if torch_loaded else "fork")
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait)
+    thread.start()
+    try:
+        assert backend.start_method() == "spawn"
+    finally:
+        release.set()
+        thread.join()
+    assert build("backend", name="local", start_method="fork").start_method() == "fork"
