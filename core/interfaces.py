@@ -308,8 +308,8 @@ class ResourceVersionControl(abc.ABC):
 @attrs.frozen
 class DataRecipe:
     """How a worker gets the study's data: the dataset and splitter configs (each worker
-    builds the data once and checks its fingerprint), or the splits themselves when the
-    caller handed data in (Python API), pickled to each worker once."""
+    builds the data once and checks its fingerprint), or the splits themselves, which a
+    backend hands each worker once (the local backend: one file every worker maps)."""
 
     fingerprint: str
     dataset: dict[str, Any] | None = None

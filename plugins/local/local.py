@@ -1,7 +1,7 @@
 """The ``local`` backend: long-lived worker processes on this machine.
 
 Each worker is a spawned process that imports the plugins and its trainers' modules
-(torch) and receives the data once, then runs trial after trial. ``warm_up`` starts the
+(torch) and maps the data from one file, then runs trial after trial. ``warm_up`` starts the
 workers before the study process has the data, so their imports overlap its config
 composition and data loading; ``start`` then sends each the data.
 
@@ -21,12 +21,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any, ClassVar
 
 import attrs
 
 from hyperplug.errors import ConfigError, HyperplugError
 from hyperplug.interfaces import Backend, DataRecipe, TrialDriver, TrialEnd, TrialTask
+from hyperplug.plugins.local.shared_data import write_shared
 from hyperplug.plugins.local.worker import WorkerSetup, worker_main
 from hyperplug.validators import one_of, positive_int
 
@@ -57,17 +59,6 @@ class Worker:
     conn: Connection
     trial: TrialTask | None = None
     ready: bool = False
-
-
-#: data up to this size is sent to each worker as it starts (pickled once); larger data
-#: each worker builds itself from the recipe. Sending is cheaper than building for small
-#: data: a worker that builds sklearn's digits imports sklearn and splits (about 1 s of
-#: its 3-6 s start-up here)
-SEND_DATA_BYTES = 64 << 20
-
-
-def data_bytes(data: Any) -> int:
-    return sum(int(a.nbytes) for s in (data.train, data.val, data.test) for a in (s.x, s.y))
 
 
 def _gpu_count() -> int:
@@ -111,8 +102,10 @@ class LocalBackend(Backend):
         self.stopping: set[int] = set()
         self.driver: TrialDriver | None = None
         self.setup: WorkerSetup | None = None
-        #: the study's data, once ``start`` has it (a worker started later gets it at once)
-        self.recipe: DataRecipe | None = None
+        #: what ``start`` sends each worker (a worker started later gets it at once)
+        self.data_message: tuple[Any, ...] | None = None
+        #: the file the data is shared in, removed at shutdown
+        self.shared: Path | None = None
         self.gpus = 0
         #: how many workers were started to replace dead ones
         self.replaced = 0
@@ -160,31 +153,29 @@ class LocalBackend(Backend):
         ``trainers`` once (their imports) while the study process prepares the data."""
         if self.workers:
             return
-        self.setup = WorkerSetup(None, self.config.threads_per_worker, warm=tuple(trainers))
+        self.setup = WorkerSetup(self.config.threads_per_worker, warm=tuple(trainers))
         self.gpus = _gpu_count()
         self.workers = [self._spawn(i) for i in range(self.config.n_workers)]
 
     def start(self, recipe: DataRecipe, driver: TrialDriver) -> None:
+        """Send every worker (started now unless ``warm_up`` started it) the data: the
+        path of a file holding it, written once and mapped by each worker
+        (``shared_data``), or, without data, the recipe each worker builds it from."""
         self.driver = driver
-        if (
-            recipe.dataset is not None
-            and recipe.splitter is not None
-            and (recipe.data is None or data_bytes(recipe.data) > SEND_DATA_BYTES)
-        ):
-            recipe = attrs.evolve(recipe, data=None)  # workers build it themselves
-        self.recipe = recipe
-        if not self.workers:
-            self.setup = WorkerSetup(recipe, self.config.threads_per_worker)
-            self.gpus = _gpu_count()
-            self.workers = [self._spawn(i) for i in range(self.config.n_workers)]
-            return
-        assert self.setup is not None
-        self.setup = attrs.evolve(self.setup, recipe=recipe)  # for workers started later
-        for worker in list(self.workers):  # warmed up: each gets the data now
-            try:
-                worker.conn.send(("data", recipe))
-            except OSError:  # it died while warming up
-                self._replace(worker)
+        self.warm_up()
+        if recipe.data is not None:
+            self.shared = write_shared(recipe.data)
+            self.data_message = ("data", attrs.evolve(recipe, data=None), str(self.shared))
+        else:
+            self.data_message = ("data", recipe, None)
+        for worker in list(self.workers):
+            self._send_data(worker)
+
+    def _send_data(self, worker: Worker) -> None:
+        try:
+            worker.conn.send(self.data_message)
+        except OSError:  # it died while starting
+            self._replace(worker)
 
     def free_slots(self) -> int:
         return sum(1 for w in self.workers if w.trial is None)
@@ -258,6 +249,8 @@ class LocalBackend(Backend):
         index = self.workers.index(worker)
         self.workers[index] = self._spawn(worker.index)
         self.replaced += 1
+        if self.data_message is not None:
+            self._send_data(self.workers[index])
         if worker.trial is not None:
             self.stopping.discard(worker.trial.trial_id)
             self.driver.on_end(TrialEnd(worker.trial.trial_id, reason))
@@ -280,6 +273,9 @@ class LocalBackend(Backend):
                 worker.process.join()
             worker.conn.close()
         self.workers = []
+        if self.shared is not None:  # every worker that mapped it is gone
+            self.shared.unlink(missing_ok=True)
+            self.shared = None
 
 
 @contextlib.contextmanager

@@ -3,9 +3,9 @@ trials one after another, sending each epoch's report to the study process and w
 for its answer (False: stop).
 
 A worker started before the study process has its data (``LocalBackend.warm_up``) builds
-each of the study's trainers once with its defaults, which imports the trainer's modules
-(torch for the torch trainers), while the study process still composes its config and
-loads the data; then it waits for the data message. A worker of another library's
+each of the study's trainers once with its defaults and warms it up, which imports the
+trainer's modules (torch for the torch trainers), while the study process loads the
+data; then it waits for the data message. A worker of another library's
 trainer never imports torch."""
 
 from __future__ import annotations
@@ -17,16 +17,15 @@ from typing import Any
 
 import attrs
 
-from hyperplug.interfaces import DataRecipe, TrialTask
+from hyperplug.interfaces import TrialTask
 
 
 @attrs.frozen
 class WorkerSetup:
-    """``recipe``: the data; None: it comes later, as a ``("data", recipe)`` message.
-    ``warm``: trainers (names or classes) to build once before the data, for their
-    imports."""
+    """``warm``: trainers (names or classes) to build and warm up before the data, which
+    comes as a ``("data", recipe, path)`` message: the path of the file the data is
+    shared in (``shared_data``), or None and the recipe to build it from."""
 
-    recipe: DataRecipe | None
     threads: int
     gpu: int | None = None
     warm: tuple[Any, ...] = ()
@@ -65,19 +64,18 @@ def warm_trainers(trainers: tuple[Any, ...], manager: Any) -> None:
 def worker_main(conn: Connection, setup: WorkerSetup) -> None:
     from hyperplug.plugin_manager import get_plugin_manager
     from hyperplug.plugins.local.data import load_recipe
+    from hyperplug.plugins.local.shared_data import read_shared
     from hyperplug.trial_runner import execute_trial, first_line
 
     try:
         _configure_devices(setup)
         manager = get_plugin_manager()
         warm_trainers(setup.warm, manager)
-        recipe = setup.recipe
-        if recipe is None:
-            message = conn.recv()
-            if message[0] != "data":  # told to exit before the study had data
-                os._exit(0)
-            recipe = message[1]
-        data = load_recipe(recipe)
+        message = conn.recv()
+        if message[0] != "data":  # told to exit before the study had data
+            os._exit(0)
+        _, recipe, path = message
+        data = load_recipe(recipe) if path is None else read_shared(path)
     except (EOFError, OSError):
         return
     except Exception as exc:

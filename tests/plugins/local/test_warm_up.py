@@ -4,17 +4,24 @@ instead of rebuilding it."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
 
+import attrs
 import numpy as np
 import pytest
 
-from hyperplug import build, hookimpl
+from hyperplug import Tuner, build, hookimpl
 from hyperplug.commands import compose
 from hyperplug.plugin_manager import PluginManager
+from hyperplug.plugins.torch.configs import MLPConfig
+from hyperplug.plugins.torch.mlp import MLPTrainer
 from hyperplug.study import run_study
+
+#: the folder the gated trainer's warm-up watches (set by the test, inherited by workers)
+GATE_ENV = "HYPERPLUG_TEST_GATE"
 
 
 def loaded_libraries(pid: int) -> str:
@@ -99,3 +106,72 @@ def test_auto_forks_only_a_single_threaded_study_process_without_torch() -> None
         release.set()
         thread.join()
     assert build("backend", name="local", start_method="fork").start_method() == "fork"
+
+
+@attrs.define
+class GatedConfig(MLPConfig):
+    name: str = "gated"
+
+
+class GatedTrainer(MLPTrainer):
+    """The real MLP trainer, whose warm-up lets the first worker through and holds every
+    other one until the file ``open`` appears in the gate folder (at most 5 minutes: the
+    first worker's start-up takes a minute on a loaded 2-core machine)."""
+
+    name = "gated"
+    config_class = GatedConfig
+
+    def warm_up(self) -> None:
+        gate = Path(os.environ[GATE_ENV])
+        try:
+            (gate / "first").open("x").close()
+            return
+        except FileExistsError:
+            pass
+        started = time.monotonic()
+        deadline = started + 300
+        while not (gate / "open").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        opened = (gate / "open").exists()
+        (gate / "held").write_text(
+            f"{'opened' if opened else 'timed out'} after {time.monotonic() - started:.1f} s"
+        )
+
+
+class GateOpener:
+    """Opens the gate when the first trial ends."""
+
+    def __init__(self, gate: Path) -> None:
+        self.gate = gate
+
+    @hookimpl
+    def on_trial_end(self, study: Any, trial: Any) -> None:
+        (self.gate / "open").touch()
+
+
+def test_trials_run_on_the_first_ready_worker_while_another_still_starts(
+    tracker: Any, store: Any, tmp_path: Path, digits_splits: Any, monkeypatch: Any
+) -> None:
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    monkeypatch.setenv(GATE_ENV, str(gate))
+    manager = PluginManager()
+    manager.load_entry_points()
+    manager.register(GateOpener(gate), name="gate-opener")
+    backend = build("backend", name="local", n_workers=2)
+    backend.warm_up([GatedTrainer])
+    study = Tuner(
+        metadata_tracker=tracker,
+        metrics_tracker=tracker,
+        resource_version_control=store,
+        training_params={GatedTrainer: {"lr": [0.1, 0.03, 0.01], "hidden_layers": [[8]]}},
+        trainer_configs={"gated": {"name": "gated", "epochs": 1, "threads": 1}},
+        backend=backend,
+        plugin_manager=manager,
+        home=tmp_path,
+        model_name="gated",
+    )
+    study.run_experiment(digits_splits)
+    # the held worker was still held when a trial had ended: the engine did not wait
+    assert (gate / "held").read_text().startswith("opened"), (gate / "held").read_text()
+    assert [t.status for t in tracker.list_trials(study.study.id)] == ["completed"] * 3

@@ -1,0 +1,60 @@
+"""The study's data written once to a file that every worker memory-maps.
+
+The object is pickled (protocol 5) with its large buffers (numpy arrays) out of band: the
+file holds a small header, the pickle, then each buffer. A worker maps the file
+copy-on-write and unpickles the arrays as views of the mapping, so the page cache holds
+one copy of the data for all workers, and a worker that writes to an array changes only
+its own copy. Sending the path instead of the data also keeps the study process from
+blocking on a pipe until a still-starting worker reads megabytes from it.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import pickle
+import struct
+import tempfile
+from pathlib import Path
+from typing import Any
+
+_HEADER = struct.Struct("<QQ")  # pickle length, buffer count
+_LENGTH = struct.Struct("<Q")
+
+
+def write_shared(obj: Any, directory: str | None = None) -> Path:
+    """Write ``obj`` to a new file (in ``directory``, else the temp directory); the caller
+    removes it (a worker that mapped it keeps its mapping)."""
+    buffers: list[pickle.PickleBuffer] = []
+    payload = pickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
+    handle, name = tempfile.mkstemp(prefix="hyperplug-data-", suffix=".bin", dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(_HEADER.pack(len(payload), len(buffers)))
+            for buffer in buffers:
+                file.write(_LENGTH.pack(buffer.raw().nbytes))
+            file.write(payload)
+            for buffer in buffers:
+                file.write(buffer.raw())
+    except BaseException:
+        os.unlink(name)
+        raise
+    return Path(name)
+
+
+def read_shared(path: str | Path) -> Any:
+    """The object written by ``write_shared``, its buffers mapped copy-on-write."""
+    with open(path, "rb") as file:
+        mapping = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_COPY)
+    view = memoryview(mapping)
+    size, count = _HEADER.unpack_from(view, 0)
+    offset = _HEADER.size
+    lengths = [_LENGTH.unpack_from(view, offset + i * _LENGTH.size)[0] for i in range(count)]
+    offset += count * _LENGTH.size
+    payload = view[offset : offset + size]
+    offset += size
+    buffers = []
+    for length in lengths:
+        buffers.append(view[offset : offset + length])
+        offset += length
+    return pickle.loads(payload, buffers=buffers)
