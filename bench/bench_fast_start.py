@@ -13,6 +13,10 @@ The Optuna objective is what an Optuna user writes: a plain torch loop with the 
 model, optimizer (Adam), batch size and per-epoch validation, reporting each epoch.
 
     .venv/bin/python bench/bench_fast_start.py [--repeats 3] [--trials 40] [--skip ray]
+
+``--reference DIR`` also runs the CLI and the API with ``PYTHONPATH=DIR`` (an importable
+``hyperplug`` of another commit, e.g. from ``git archive``), labelled ``(reference)``,
+to measure a change against its base under the same load.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import time
 from pathlib import Path
 
 HYPERPLUG = str(Path(sys.executable).parent / "hyperplug")
+REFERENCE = " (reference)"
 SPACE = {"lr": "loguniform(1e-4, 1e-1)", "dropout": [0.0, 0.2]}
 TRAINER = {"hidden_layers": [64, 32], "epochs": 3, "batch_size": 64, "threads": 1}
 
@@ -189,10 +194,13 @@ def hyperplug_marks(home: str) -> dict[str, float]:
     return {"first_start": first_start, "first_report": first_report, "best": best, "ok": done}
 
 
-def run_one(name: str, trials: int, tmp: Path) -> dict[str, float]:
+def run_one(name: str, trials: int, tmp: Path, reference: str | None) -> dict[str, float]:
     home = tempfile.mkdtemp(dir=tmp)
     out = f"{home}/marks.json"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "1"}
+    if name.endswith(REFERENCE):
+        env["PYTHONPATH"] = str(reference)
+        name = name.removesuffix(REFERENCE)
     if name == "hyperplug CLI":
         command = cli_args(trials, home)
     elif name == "hyperplug API":
@@ -229,10 +237,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--skip", nargs="*", default=[], help="cli, api, optuna, ray")
+    parser.add_argument("--reference", help="PYTHONPATH of a hyperplug to compare with")
     args = parser.parse_args()
     runners = ["optuna (memory)", "hyperplug CLI", "hyperplug API", "ray tune (reused actors)"]
     keys = dict(zip(runners, ["optuna", "cli", "api", "ray"], strict=True))
     runners = [r for r in runners if keys[r] not in args.skip]
+    if args.reference:
+        runners += [f"{r}{REFERENCE}" for r in runners if r.startswith("hyperplug")]
     if "ray tune (reused actors)" in runners:
         try:
             import ray  # noqa: F401
@@ -244,17 +255,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.repeats):
             for name in runners:
-                results[name].append(run_one(name, args.trials, Path(tmp)))
+                results[name].append(run_one(name, args.trials, Path(tmp), args.reference))
     print(f"load after: {os.getloadavg()}")
     medians = {
         name: {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         for name, runs in results.items()
     }
     print(f"{args.trials} trials, median of {args.repeats} (seconds from the command's start):")
-    print(f"{'':>26} {'wall':>7} {'1st start':>10} {'1st report':>11} {'best acc':>9}")
+    print(f"{'':>38} {'wall':>7} {'1st start':>10} {'1st report':>11} {'best acc':>9}")
     for name, m in medians.items():
         print(
-            f"{name:>26} {m['wall']:7.2f} {m['to_first_start']:10.2f} "
+            f"{name:>38} {m['wall']:7.2f} {m['to_first_start']:10.2f} "
             f"{m['to_first_report']:11.2f} {m['best']:9.3f}"
         )
     reference = medians.get("optuna (memory)")
