@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 
 INSPECTION_COMMANDS = ("plugins", "studies", "study", "models", "model", "drift")
 #: the updater ``hyperplug update`` chooses when the overrides name none
@@ -55,7 +56,9 @@ def _main(argv: list[str] | None) -> None:
     from hyperplug.hydra_app import run_app
 
     run_app(args)
-    if argv is None:  # the console script, after a run that went well
+    # the console script, after a run that went well, with no thread left that the
+    # interpreter's shutdown would wait for (a launcher's executor)
+    if argv is None and threading.active_count() == 1:
         exit_at_once()
 
 
