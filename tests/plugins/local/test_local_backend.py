@@ -92,10 +92,11 @@ def tuner(tracker: Any, store: Any, tmp_path: Path, faults: list[str], **kw: Any
     )
 
 
+@pytest.mark.parametrize("start_method", ["spawn", "fork"])
 def test_faults_in_workers_fail_their_trial_and_a_killed_worker_is_replaced(
-    tracker: Any, store: Any, tmp_path: Path, digits_splits: Any
+    tracker: Any, store: Any, tmp_path: Path, digits_splits: Any, start_method: str
 ) -> None:
-    backend = build("backend", name="local", n_workers=2)
+    backend = build("backend", name="local", n_workers=2, start_method=start_method)
     study = tuner(
         tracker, store, tmp_path, ["none", "raise", "nan", "kill", "none"], backend=backend
     )
