@@ -104,6 +104,9 @@ class LocalBackend(Backend):
         self.setup: WorkerSetup | None = None
         #: what ``start`` sends each worker (a worker started later gets it at once)
         self.data_message: tuple[Any, ...] | None = None
+        #: the study process's ends of every worker pipe, for a fork to close (held open
+        #: in a worker, they would keep it and its siblings from seeing the study end)
+        self.parent_ends: list[Connection] = []
         #: the file the data is shared in, removed at shutdown
         self.shared: Path | None = None
         self.gpus = 0
@@ -135,13 +138,16 @@ class LocalBackend(Backend):
         return "fork" if safe else "spawn"
 
     def _spawn(self, index: int) -> Worker:
-        context = multiprocessing.get_context(self.start_method())
+        method = self.start_method()
+        context = multiprocessing.get_context(method)
         parent, child = context.Pipe()
+        self.parent_ends.append(parent)
+        target: Callable[..., None] = type(self).worker_target
+        args: tuple[Any, ...] = (child, self.worker_setup(index))
+        if method == "fork":
+            target, args = _forked, (type(self).worker_target, tuple(self.parent_ends), *args)
         process = context.Process(
-            target=type(self).worker_target,
-            args=(child, self.worker_setup(index)),
-            name=f"hyperplug-worker-{index}",
-            daemon=True,
+            target=target, args=args, name=f"hyperplug-worker-{index}", daemon=True
         )
         with _sigint_ignored():
             process.start()
@@ -276,6 +282,14 @@ class LocalBackend(Backend):
         if self.shared is not None:  # every worker that mapped it is gone
             self.shared.unlink(missing_ok=True)
             self.shared = None
+
+
+def _forked(target: Callable[..., None], inherited: tuple[Connection, ...], *args: Any) -> None:
+    """A forked worker first closes the study process's pipe ends it inherited, so that
+    when the study process dies its own pipe reads end-of-file and it ends."""
+    for connection in inherited:
+        connection.close()
+    target(*args)
 
 
 @contextlib.contextmanager

@@ -175,3 +175,14 @@ def test_trials_run_on_the_first_ready_worker_while_another_still_starts(
     # the held worker was still held when a trial had ended: the engine did not wait
     assert (gate / "held").read_text().startswith("opened"), (gate / "held").read_text()
     assert [t.status for t in tracker.list_trials(study.study.id)] == ["completed"] * 3
+
+
+def test_forked_workers_end_when_the_study_process_is_gone() -> None:
+    backend = build("backend", name="local", n_workers=2, start_method="fork")
+    backend.warm_up()
+    workers = list(backend.workers)
+    for worker in workers:  # what the death of the study process does to its pipe ends
+        worker.conn.close()
+    for worker in workers:  # a sibling that held this worker's pipe open would keep it
+        worker.process.join(60)
+        assert worker.process.exitcode is not None, "an orphaned worker kept running"
