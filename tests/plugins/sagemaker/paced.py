@@ -36,6 +36,7 @@ class PacedTrainer(ModelTrainer):
         x, y = self._x(data.train.x), data.train.y
         self.w = np.zeros((x.shape[1], data.n_classes))
         best, start = None, 1
+        sign = 1 if report.mode == "max" else -1
         checkpoint = getattr(report, "checkpoint", None)
         saved = checkpoint.load() if checkpoint is not None else None
         if saved is not None:
@@ -50,8 +51,9 @@ class PacedTrainer(ModelTrainer):
             p[np.arange(len(y)), y] -= 1
             self.w = self.w - self.config.lr * x.T @ p / len(y)
             metrics = {"train_loss": self._loss(data.train), **self._val(data.val)}
-            if best is None or metrics["val_accuracy"] > best:
-                best, self.best_w = metrics["val_accuracy"], self.w.copy()
+            value = sign * metrics[report.perf_metric]
+            if best is None or value > best:
+                best, self.best_w = value, self.w.copy()
             if not report(epoch, metrics):
                 break
             if checkpoint is not None:
