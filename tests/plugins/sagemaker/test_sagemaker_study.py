@@ -93,7 +93,7 @@ def test_asha_stops_jobs_early_and_the_winner_comes_back_from_its_job(
 def test_a_failed_job_is_retried_from_its_checkpoint_and_its_reason_is_the_trials_error(
     cloud: Cloud, aws_env: None, bucket: str, tmp_path: Path
 ) -> None:
-    transient, permanent = tmp_path / "transient.log", tmp_path / "permanent.log"
+    transient = tmp_path / "transient.log"
     backend = sagemaker(cloud, bucket, n_workers=2)
     optimizer = build("optimizer", name="grid", max_retries=1)
     params = {"fail_at": [2], "log": [str(transient), ""], "epochs": [4]}
