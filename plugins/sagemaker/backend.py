@@ -194,6 +194,7 @@ class SageMakerBackend(Backend):
             job.error = str(exc)
             return job
         _write_marker(task, {"job": name})
+        log.info("trial %s: training job %s", task.trial_id, name)
         try:
             task_key = join_key(job_prefix, "task", "task.json")
             self.aws.s3.put_object(Bucket=self.bucket, Key=task_key, Body=body.encode())
@@ -304,7 +305,8 @@ class SageMakerBackend(Backend):
         trial_id = job.task.trial_id
         if state == "Failed":
             reason = str(status.get("FailureReason") or f"training job {job.name} failed")
-            self._end(job, TrialEnd(trial_id, reason.strip().splitlines()[0]))
+            reason = reason.strip().removeprefix("AlgorithmError: ").strip()
+            self._end(job, TrialEnd(trial_id, reason.splitlines()[0] if reason else state))
         elif state == "Stopped" and not job.stop_requested:
             why = status.get("SecondaryStatus") or "Stopped"
             error = f"training job {job.name} was stopped outside the study ({why})"
@@ -398,8 +400,11 @@ class SageMakerBackend(Backend):
         """Jobs still running are stopped (the study ends early: an error, Ctrl-C); the
         checkpoints of the trials that ended in this run are deleted from S3."""
         for job in list(self.jobs.values()):
-            if job.error is None and not job.stop_requested:
-                self._stop_job(job, asked=False)
+            if job.error is None:
+                # its trial is interrupted: a rerun starts a new job from its checkpoint
+                _write_marker(job.task, {"job": job.name})
+                if not job.stop_requested:
+                    self._stop_job(job, asked=False)
         self.jobs.clear()
         if self.config.checkpoints:
             for prefix in self.ended.values():

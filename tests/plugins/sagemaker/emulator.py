@@ -238,6 +238,7 @@ class Emulator:
             )
             with self.lock:
                 self.processes[name] = process
+                job["TrainingStartTime"] = time.time()
             if job.get("_stop") is not None:  # stopped while its data was downloading
                 self._terminate(job)
             limit = job["StoppingCondition"]["MaxRuntimeInSeconds"]

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from aws_cloud import HERE, ROLE, Cloud, aws_environ
 
+from hyperplug.plugins.store import LocalStore, LocalStoreConfig
+
 pytestmark = pytest.mark.e2e
 
 HYPERPLUG = str(Path(sys.executable).parent / "hyperplug")
@@ -52,8 +54,10 @@ def test_a_one_trial_study_runs_as_a_job_and_versions_its_weights(
     assert request["RoleArn"] == ROLE
     assert "pytorch-training:" in request["AlgorithmSpecification"]["TrainingImage"]
     assert "/ml/code/hyperplug/hyperplug: trial" in cloud.log(job["TrainingJobName"])
-    models = hyperplug(tmp_path, "models")
-    assert models.returncode == 0 and "digits_model" in models.stdout
+    [version] = LocalStore(
+        LocalStoreConfig(root=str(tmp_path / ".hyperplug" / "models"))
+    ).list_versions()
+    assert version.name == "digits_model" and version.meta.trial_id is not None
 
 
 def test_bad_input_exits_2_in_one_line_and_writes_nothing(cloud: Cloud, tmp_path: Path) -> None:
