@@ -3,7 +3,7 @@ the ``sagemaker`` backend's tests (``python emulator.py STATE_DIR``).
 
 S3 is moto's, in server mode. moto's SageMaker cannot hold a job's states (a created job
 reads Completed at once, StopTrainingJob answers HTTP 500, moto 5.2.5), so this process
-serves the four training-job calls the backend makes itself, over the same JSON
+serves the three training-job calls the backend makes itself, over the same JSON
 protocol as AWS (``X-Amz-Target: SageMaker.<Action>``), and runs every job the way
 SageMaker runs a container:
 
@@ -134,23 +134,6 @@ class Emulator:
             job["_stop"] = "Stopped"
         self._terminate(job)
         return {}
-
-    def ListTrainingJobs(self, body: dict[str, Any]) -> dict[str, Any]:
-        with self.lock:
-            jobs = [
-                j
-                for j in self.jobs.values()
-                if body.get("NameContains", "") in j["TrainingJobName"]
-                and body.get("StatusEquals", j["TrainingJobStatus"]) == j["TrainingJobStatus"]
-            ]
-        keys = ("TrainingJobName", "TrainingJobArn", "CreationTime", "LastModifiedTime")
-        summaries = [
-            {**{k: j[k] for k in keys}, "TrainingJobStatus": j["TrainingJobStatus"]} for j in jobs
-        ]
-        summaries.sort(
-            key=lambda s: s["CreationTime"], reverse=body.get("SortOrder") != "Ascending"
-        )
-        return {"TrainingJobSummaries": summaries[: int(body.get("MaxResults", 100))]}
 
     def _set(self, job: dict[str, Any], status: str | None, secondary: str) -> None:
         if status is not None:
