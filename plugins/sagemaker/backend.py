@@ -32,7 +32,8 @@ from typing import Any, ClassVar
 
 import attrs
 
-from hyperplug.errors import ConfigError, HyperplugError
+from hyperplug.data import DataSplits
+from hyperplug.errors import ConfigError, HyperplugError, StorageError
 from hyperplug.interfaces import Backend, DataRecipe, TrialDriver, TrialEnd, TrialTask
 from hyperplug.plugins.sagemaker.aws import (
     Aws,
@@ -120,6 +121,18 @@ class SageMakerBackend(Backend):
             from hyperplug.plugins.local.data import load_recipe
 
             data = load_recipe(recipe)
+        try:
+            self._upload_inputs(data)
+        except HyperplugError:
+            raise
+        except Exception as exc:
+            raise StorageError(
+                f"backend=sagemaker: uploading the study's inputs to {self.config.s3_prefix}: "
+                f"{error_text(exc)}"
+            ) from exc
+
+    def _upload_inputs(self, data: DataSplits) -> None:
+        """The data and the code channel, each unless it is there already."""
         self.data_prefix = join_key(self.prefix, "data", data_key(data))
         if not s3_exists(self.aws, self.bucket, join_key(self.data_prefix, DATA_FILE)):
             with tempfile.TemporaryDirectory(prefix="hyperplug-data-") as tmp:
