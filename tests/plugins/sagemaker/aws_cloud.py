@@ -1,21 +1,25 @@
 """The loopback AWS of the sagemaker backend's tests: ``Cloud`` (a running ``emulator.py``:
 moto's S3 in server mode, and SageMaker's training-job calls served by the emulator,
-which runs each job's entry point as a local process) and the environment that points
-boto3 at it."""
+which runs each job's entry point as a local process), the environment that points
+boto3 at it, and their fixtures (a test module imports them: a ``conftest.py`` here
+would shadow the ``conftest`` module other test folders import from)."""
 
 from __future__ import annotations
 
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
+import pytest
 
 HERE = Path(__file__).parent
 ROLE = "arn:aws:iam::123456789012:role/Training"
@@ -118,3 +122,25 @@ def start_cloud(state: Path) -> tuple[Cloud, subprocess.Popen[bytes]]:
         time.sleep(0.05)
     urls = json.loads(endpoints.read_text())
     return Cloud(urls["s3"], urls["sagemaker"], state), process
+
+
+@pytest.fixture(scope="session")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
+    running, process = start_cloud(tmp_path_factory.mktemp("aws"))
+    yield running
+    process.send_signal(signal.SIGTERM)
+    process.wait(10)
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process sees the emulator's credentials and region, and no real AWS config."""
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    for name, value in aws_environ({}).items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def bucket(cloud: Cloud) -> str:
+    return cloud.new_bucket()

@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 import numpy as np
 import pytest
-from aws_cloud import ROLE, Cloud
+from aws_cloud import ROLE, Cloud, aws_env, bucket, cloud  # noqa: F401 (fixtures)
 
 from hyperplug.config import configure
 from hyperplug.data import ArraySplit, DataSplits

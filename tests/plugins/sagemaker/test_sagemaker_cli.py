@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cloud import HERE, ROLE, Cloud, aws_environ
+from aws_cloud import HERE, ROLE, Cloud, aws_environ, bucket, cloud  # noqa: F401 (fixtures)
 
 from hyperplug.plugins.store import LocalStore, LocalStoreConfig
 

@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 import numpy as np
 import pytest
-from aws_cloud import HERE, Cloud
+from aws_cloud import HERE, Cloud, aws_env, bucket, cloud  # noqa: F401 (fixtures)
 from paced import PacedTrainer
 
 from hyperplug.api import build, update
