@@ -126,6 +126,10 @@ def start_cloud(state: Path) -> tuple[Cloud, subprocess.Popen[bytes]]:
 
 @pytest.fixture(scope="session")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
+    for module, extra in (("boto3", "sagemaker"), ("moto", "dev"), ("flask", "dev")):
+        pytest.importorskip(
+            module, reason=f"backend=sagemaker's tests need {module} (hyperplug[{extra}])"
+        )
     running, process = start_cloud(tmp_path_factory.mktemp("aws"))
     yield running
     process.send_signal(signal.SIGTERM)

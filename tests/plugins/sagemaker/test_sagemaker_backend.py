@@ -6,19 +6,22 @@ from __future__ import annotations
 
 import json
 import sys
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import attrs
 import numpy as np
 import pytest
-from aws_cloud import ROLE, Cloud, aws_env, bucket, cloud  # noqa: F401 (fixtures)
+from aws_cloud import HERE, REGION, ROLE, Cloud, aws_env, bucket, cloud  # noqa: F401 (fixtures)
+from paced import PacedTrainer
 
 from hyperplug.config import configure
 from hyperplug.data import ArraySplit, DataSplits
 from hyperplug.errors import ConfigError, HyperplugError, StorageError
-from hyperplug.interfaces import DataRecipe, UpdateState
+from hyperplug.interfaces import DataRecipe, TrialTask, UpdateState
 from hyperplug.plugin_manager import get_plugin_manager
+from hyperplug.plugins.sagemaker.config import default_image_uri
 from hyperplug.plugins.sagemaker.wire import data_key, read_data, write_data
 from hyperplug.testing import BackendConformance
 from hyperplug.testing.backend import RecordingDriver, task
@@ -89,6 +92,69 @@ def test_bad_input_is_one_line_before_any_job(
     assert cloud.stats()["calls"] == before  # not one SageMaker call
     objects = cloud.client("s3").list_objects_v2(Bucket=bucket).get("KeyCount", 0)
     assert objects == 0  # the probe of a writable prefix leaves nothing
+
+
+# --------------------------------------------------------------------------- the job
+
+
+def test_every_setting_reaches_the_training_job_request(
+    cloud: Cloud, aws_env: None, bucket: str, tmp_path: Path
+) -> None:
+    numpy = f"numpy=={np.__version__}"  # installed already: the job's pip is not run
+    environment = {"PYTHONPATH": str(HERE), "MY_FLAG": "on"}
+    node = cloud.backend(
+        bucket,
+        instance_type="ml.g5.xlarge",
+        instance_count=2,
+        spot=True,
+        max_run_s=600,
+        max_wait_s=1200,
+        volume_size_gb=50,
+        environment=environment,
+        tags={"team": "vision"},
+        requirements=[numpy],
+    )
+    backend = build_backend(node)
+    driver = RecordingDriver()
+    data = blobs_splits()
+    stage = tmp_path / "studies" / "s" / "trials" / "0"
+    try:
+        backend.start(DataRecipe(data.fingerprint, data=data), driver)
+        config = {"name": "paced", "epochs": 1}
+        backend.submit(TrialTask(0, PacedTrainer, {}, config, "val_loss", "min", str(stage)))
+        while not driver.ends:
+            backend.poll(0.5)
+    finally:
+        backend.shutdown()
+    [end] = driver.ends[0]
+    assert end.error is None and end.staged
+    [request] = [r for r in cloud.requests() if f"s3://{bucket}/" in str(r["InputDataConfig"])]
+    assert request["ResourceConfig"] == {
+        "InstanceType": "ml.g5.xlarge",
+        "InstanceCount": 2,
+        "VolumeSizeInGB": 50,
+    }
+    assert request["StoppingCondition"] == {
+        "MaxRuntimeInSeconds": 600,
+        "MaxWaitTimeInSeconds": 1200,
+    }
+    assert request["EnableManagedSpotTraining"] is True
+    assert request["Environment"] == environment
+    assert "HyperParameters" not in request
+    tags = {t["Key"]: t["Value"] for t in request["Tags"]}
+    assert tags == {"team": "vision", "hyperplug:study": "s", "hyperplug:trial": "0"}
+    # the default image: the Deep Learning Container of this torch, GPU for ml.g5
+    image = request["AlgorithmSpecification"]["TrainingImage"]
+    assert image == default_image_uri(REGION, "ml.g5.xlarge")
+    py = f"py{sys.version_info.major}{sys.version_info.minor}"
+    torch = ".".join(metadata.version("torch").split(".")[:2])
+    assert image == (
+        f"763104351884.dkr.ecr.{REGION}.amazonaws.com/pytorch-training:{torch}-gpu-{py}"
+    )
+    assert default_image_uri(REGION, "ml.m5.xlarge").endswith(f":{torch}-cpu-{py}")
+    task_key = f"hp/jobs/{request['TrainingJobName']}/task/task.json"
+    sent = json.loads(cloud.client("s3").get_object(Bucket=bucket, Key=task_key)["Body"].read())
+    assert sent["requirements"][-1] == numpy
 
 
 # --------------------------------------------------------------------------- data
