@@ -293,10 +293,13 @@ class RayBackend(Backend):
 
 
 def death_cause(error: Exception) -> str:
-    """One line from Ray's account of an actor's death: the worker's exit detail, or the
-    node that was lost, when Ray says."""
+    """One line from Ray's account of an actor's death: the worker's exit detail, the
+    node that was lost, or a broken connection (the process or its node died)."""
     text = " ".join(str(error).split())
-    for marker in ("Worker exit detail:", "The actor is dead because", "is unavailable:"):
+    if "is unavailable" in text:  # the connection broke; Ray cannot tell yet why
+        tail = text.split("RpcError:", 1)[-1].strip()
+        return f"its connection broke, the process or its node died ({tail})"
+    for marker in ("Worker exit detail:", "The actor is dead because", "The actor died because"):
         if marker in text:
             tail = text.split(marker, 1)[1].strip()
             return tail.split(". ")[0].rstrip(".")

@@ -160,8 +160,7 @@ def test_a_killed_actor_s_trial_is_retried_on_another_from_its_checkpoint(
     assert sorted((m.epoch, m.name) for m in records) == sorted(
         (e, n) for e in (1, 2, 3) for n in ("train_loss", "val_accuracy", "val_loss")
     )
-    assert backend.replaced == 1
-    assert backend.ran_on[trial.id] == 1  # the retry ran on the other actor
+    assert backend.replaced == 1  # the retry ran on another actor: the other, or a new one
     directory = tmp_path / "studies" / study.study_name / "trials" / str(trial.id)
     assert (directory / "staged.json").exists()  # the winner's weights came back
     assert not (directory / "checkpoint").exists()
