@@ -299,13 +299,16 @@ def test_an_address_where_nothing_answers_is_an_error_within_seconds(
     assert not (tmp_path / ".hyperplug" / "hyperplug.db").exists()  # nothing written
 
 
+@pytest.mark.parametrize("client", [False, True], ids=["head", "ray-client"])
 def test_a_trial_larger_than_any_node_is_an_error_before_anything_is_written(
-    ray_cluster: Cluster, tmp_path: Path
+    ray_cluster: Cluster, tmp_path: Path, client: bool
 ) -> None:
+    """Through the head's address and through Ray Client (``ray://``) alike."""
+    address = f"ray://127.0.0.1:{ray_cluster.client_port}" if client else ray_cluster.address
     result = hyperplug(
         tmp_path,
         "backend=ray",
-        f"backend.address={ray_cluster.address}",
+        f"backend.address={address}",
         "backend.resources_per_trial.gpu=2",
         "+training_params.mlp.lr=[0.01,0.02]",
         *FAST,
