@@ -104,7 +104,10 @@ def connect(ray: Any, address: str, init: Mapping[str, Any], timeout_s: float) -
     """``ray.init`` for ``address``: ``local`` starts a private one-node Ray, ``auto``
     joins the cluster started on this machine, ``HOST:PORT`` a cluster's head, and
     ``ray://HOST:PORT`` goes through Ray Client."""
-    options: dict[str, Any] = {"logging_level": logging.WARNING, **init}
+    # Ray Client passes on the server's own warnings (one about the server's threads at
+    # every connect); the actors' output still comes through
+    level = logging.ERROR if address.startswith("ray://") else logging.WARNING
+    options: dict[str, Any] = {"logging_level": level, **init}
     if address != "local":
         target = resolve_auto(address) if address == "auto" else address
         probe(address, target, timeout_s)
@@ -116,8 +119,8 @@ def connect(ray: Any, address: str, init: Mapping[str, Any], timeout_s: float) -
     except TypeError as exc:  # an argument ray.init does not take
         raise ConfigError(f"backend.init: {exc}") from exc
     except (ConnectionError, ValueError, RuntimeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"backend.address={address}: Ray could not connect: {first}") from exc
+        why = " ".join(str(exc).split())[:300] or type(exc).__name__
+        raise ConfigError(f"backend.address={address}: Ray could not connect: {why}") from exc
 
 
 def capacity(ray: Any, resources: Mapping[str, float]) -> int:

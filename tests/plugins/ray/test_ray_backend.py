@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from faulty_trainer import FaultyTrainer
-from ray_cluster import SLOT, alive_actors, wait_for
+from ray_testing import SLOT, alive_actors, wait_for
 
 from hyperplug.config import configure
 from hyperplug.errors import ConfigError

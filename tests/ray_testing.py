@@ -1,7 +1,8 @@
 """A real Ray cluster on this machine for the ``ray`` backend's tests: a head on loopback
 (``--node-ip-address=127.0.0.1``, no dashboard, a small object store, free ports),
-started once per test session and stopped at its end, and worker nodes that join it and
-can be killed, process group and all, like a lost machine.
+started once per test session (the ``ray_cluster`` fixture, which tests/conftest.py
+offers) and stopped at its end, and worker nodes that join it and can be killed, process
+group and all, like a lost machine. ``ray_driver``: this process connected to it.
 
 Every Ray process of the tests (the head, nodes, the CLI's drivers) authenticates with
 one token given in the environment, so nothing is written to ``~/.ray``.
@@ -21,11 +22,14 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 RAY = str(Path(sys.executable).parent / "ray")
-TESTS = str(Path(__file__).resolve().parents[2])
+TESTS = str(Path(__file__).resolve().parent)
 #: what each node gives: CPUs and a small object store (the machine has 2 cores)
 OBJECT_STORE = str(80 * 2**20)
 #: the custom resource one trial of a one-actor-per-node study asks for
@@ -80,6 +84,9 @@ class Cluster:
             "RAY_AUTH_MODE": "token",
             "RAY_AUTH_TOKEN": secrets.token_hex(16),
             "RAY_USAGE_STATS_ENABLED": "0",
+            # a Ray Client connection starts a server process on the head: on a loaded
+            # 2-core machine that can take longer than Ray's 30 s
+            "RAY_CLIENT_SERVER_CHECK_CHANNEL_TIMEOUT_S": "180",
             # workers import the tests' helper modules (faulty_trainer)
             "PYTHONPATH": os.pathsep.join(p for p in (TESTS, os.environ.get("PYTHONPATH")) if p),
         }
@@ -135,6 +142,35 @@ class Cluster:
         for node in [*self.nodes, self.head]:
             node.kill()
         shutil.rmtree(self.temp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[Cluster]:
+    cluster = Cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def ray_driver(ray_cluster: Cluster) -> Iterator[Any]:
+    """This test process connected to the cluster as a Ray driver (a backend finds the
+    connection made and uses it)."""
+    saved = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
+    os.environ.update({k: ray_cluster.env[k] for k in saved})
+    import ray  # after the token is in the environment: Ray reads it on import
+
+    ray.init(address=ray_cluster.address, logging_level="WARNING")
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def alive_actors(ray: Any) -> list[dict[str, Any]]:
