@@ -49,7 +49,10 @@ def hyperplug_ray(root: Path, name: str, params: Any, data: Any, **backend: Any)
 
 def ray_tune(root: Path, n: int, data: Any) -> tuple[float, float, float]:
     """The same trials under Ray Tune: (seconds per trial, steady state, first finished)."""
-    from ray import tune
+    try:
+        from ray import tune
+    except ImportError:
+        sys.exit("bench_ray.py needs Ray Tune: pip install -c constraints.txt -e '.[bench]'")
 
     ended: list[float] = []
 
@@ -122,7 +125,8 @@ def scaling(root: Path, n: int) -> None:
     print(f"scaling: {n} CPU-bound MLP trials (1 torch thread each)")
     rates: dict[int, list[float]] = {1: [], 2: []}
     for run, workers in enumerate((1, 2, 1, 2)):
-        _, _, _, trials = hyperplug_ray(root / f"w{run}", f"w{run}", params, data, n_workers=workers)
+        name = f"w{run}"
+        _, _, _, trials = hyperplug_ray(root / name, name, params, data, n_workers=workers)
         span = trials[-1].ended_at - trials[workers - 1].ended_at
         rate = (len(trials) - workers) / span
         rates[workers].append(rate)

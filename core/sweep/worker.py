@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 #: names this process: a worker loads an app that another process packed
 _PROCESS = uuid.uuid4().hex
-#: digest -> (task function, Hydra context): the apps this process has loaded
+#: digest -> (task function, Hydra context): the app this process loaded last
 _LOADED: dict[str, tuple[Any, Any]] = {}
 
 
@@ -65,6 +65,7 @@ class HydraApp:
             Singleton.set_state(singletons)
             if os.path.isdir(self.cwd):
                 os.chdir(self.cwd)
+        _LOADED.clear()  # a worker serves one sweep; a process that sweeps again, the latest
         _LOADED[self.digest] = (task_function, hydra_context)
         return task_function, hydra_context
 
