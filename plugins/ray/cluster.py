@@ -120,7 +120,16 @@ def connect(ray: Any, address: str, init: Mapping[str, Any], timeout_s: float) -
         raise ConfigError(f"backend.init: {exc}") from exc
     except (ConnectionError, ValueError, RuntimeError) as exc:
         why = " ".join(str(exc).split())[:300] or type(exc).__name__
-        raise ConfigError(f"backend.address={address}: Ray could not connect: {why}") from exc
+        for key in init:  # an argument ray.init refuses for this address
+            if key in why:
+                raise ConfigError(f"backend.init.{key}: {why}") from exc
+        hint = ""
+        if isinstance(exc, ConnectionError):
+            hint = (
+                " (a cluster with token authentication refuses a driver that lacks its "
+                "token; give it in RAY_AUTH_TOKEN or copy ~/.ray/auth_token from the head)"
+            )
+        raise ConfigError(f"backend.address={address}: Ray could not connect: {why}{hint}") from exc
 
 
 def capacity(ray: Any, resources: Mapping[str, float]) -> int:
