@@ -47,7 +47,7 @@ class TrialActor:
             self.data = load_recipe(recipe)
         except Exception as exc:
             self.broken = first_line(exc)
-        self.root = Path(tempfile.mkdtemp(prefix="hyperplug-ray-"))
+        self.root = trial_root()
         self.events: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self.answers: queue.Queue[bool] = queue.Queue()
 
@@ -78,7 +78,7 @@ class TrialActor:
             self.events.put(("report", epoch, dict(metrics)))
             return self.answers.get()
 
-        def checkpoint_saved(folder: Path) -> None:
+        def checkpoint_saved(_: Path) -> None:
             """The trial goes on once the study process has its checkpoint: were this
             process to die in the next epoch, the retry starts from there."""
             self.events.put(("files", pack(directory, CHECKPOINT)))
@@ -96,3 +96,31 @@ class TrialActor:
         finally:
             shutil.rmtree(directory, ignore_errors=True)
         self.events.put(("end", end, files))
+
+
+def trial_root() -> Path:
+    """This actor's folder for its trials' directories, ``<tmp>/hyperplug-ray-<uid>/<pid>``;
+    the folders of actors whose process is gone (killed mid-trial) are removed."""
+    base = actors_folder()
+    base.mkdir(exist_ok=True)
+    for folder in base.iterdir():
+        if folder.name.isdigit() and not _alive(int(folder.name)):
+            shutil.rmtree(folder, ignore_errors=True)
+    root = base / str(os.getpid())
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir()
+    return root
+
+
+def actors_folder() -> Path:
+    return Path(tempfile.gettempdir()) / f"hyperplug-ray-{os.getuid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
