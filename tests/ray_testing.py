@@ -141,6 +141,13 @@ class Cluster:
     def stop(self) -> None:
         for node in [*self.nodes, self.head]:
             node.kill()
+        # Ray starts its workers in sessions of their own: they outlive the node's group
+        # for ~30 s; every process of this cluster names its temp dir
+        for proc in Path("/proc").iterdir():
+            if proc.name.isdigit():
+                with contextlib.suppress(OSError):
+                    if self.temp.encode() in (proc / "cmdline").read_bytes():
+                        os.kill(int(proc.name), signal.SIGKILL)
         shutil.rmtree(self.temp, ignore_errors=True)
 
 
