@@ -11,6 +11,7 @@ one token given in the environment, so nothing is written to ``~/.ray``.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import secrets
@@ -34,6 +35,9 @@ TESTS = str(Path(__file__).resolve().parent)
 OBJECT_STORE = str(80 * 2**20)
 #: the custom resource one trial of a one-actor-per-node study asks for
 SLOT = "trial_slot"
+RAY_MISSING = "Ray is not installed (the ray extra): pip install -c constraints.txt -e '.[ray]'"
+#: for a test that needs Ray but no cluster
+needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason=RAY_MISSING)
 
 
 def free_port() -> int:
@@ -153,6 +157,7 @@ class Cluster:
 
 @pytest.fixture(scope="session")
 def ray_cluster() -> Iterator[Cluster]:
+    pytest.importorskip("ray", reason=RAY_MISSING)
     cluster = Cluster()
     try:
         yield cluster

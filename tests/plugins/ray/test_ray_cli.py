@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from ray_testing import SLOT, Cluster, alive_actors, free_port, wait_for
+from ray_testing import SLOT, Cluster, alive_actors, free_port, needs_ray, wait_for
 
 from hyperplug import build
 
@@ -282,6 +282,7 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
+@needs_ray
 @pytest.mark.parametrize("scheme", ["", "ray://"])
 def test_an_address_where_nothing_answers_is_an_error_within_seconds(
     tmp_path: Path, scheme: str
