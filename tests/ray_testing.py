@@ -157,7 +157,8 @@ class Cluster:
 
 @pytest.fixture(scope="session")
 def ray_cluster() -> Iterator[Cluster]:
-    pytest.importorskip("ray", reason=RAY_MISSING)
+    if importlib.util.find_spec("ray") is None:  # not imported: see ray_driver
+        pytest.skip(RAY_MISSING)
     cluster = Cluster()
     try:
         yield cluster
