@@ -10,6 +10,7 @@ one token given in the environment, so nothing is written to ``~/.ray``.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import importlib.util
 import json
@@ -166,12 +167,16 @@ def ray_cluster() -> Iterator[Cluster]:
         cluster.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ray_driver(ray_cluster: Cluster) -> Iterator[Any]:
     """This test process connected to the cluster as a Ray driver (a backend finds the
-    connection made and uses it)."""
+    connection made and uses it), for one module: a Ray driver patches ``print`` (its
+    progress bars) and handles SIGTERM, which the other tests must not inherit."""
     saved = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
-    os.environ.update({k: ray_cluster.env[k] for k in saved})
+    saved["RAY_TQDM_PATCH_PRINT"] = os.environ.get("RAY_TQDM_PATCH_PRINT")
+    os.environ.update({k: ray_cluster.env[k] for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")})
+    os.environ["RAY_TQDM_PATCH_PRINT"] = "0"
+    printer, on_sigterm = builtins.print, signal.getsignal(signal.SIGTERM)
     import ray  # after the token is in the environment: Ray reads it on import
 
     ray.init(address=ray_cluster.address, logging_level="WARNING")
@@ -179,6 +184,8 @@ def ray_driver(ray_cluster: Cluster) -> Iterator[Any]:
         yield ray
     finally:
         ray.shutdown()
+        builtins.print = printer
+        signal.signal(signal.SIGTERM, on_sigterm)
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
