@@ -159,6 +159,26 @@ def test_a_node_lost_mid_study_fails_its_trial_and_the_study_completes(
     assert "3 completed, 1 failed" in stdout
 
 
+def test_a_study_through_ray_client_runs_on_the_cluster(
+    ray_cluster: Cluster, tmp_path: Path
+) -> None:
+    """``backend.address=ray://HOST:PORT``: the driver talks to the cluster through Ray
+    Client; the trials, their reports and the winner's weights come back the same way."""
+    result = hyperplug(
+        tmp_path,
+        "backend=ray",
+        f"backend.address=ray://127.0.0.1:{ray_cluster.client_port}",
+        "backend.n_workers=1",
+        "+training_params.mlp.lr=[0.01,0.02]",
+        "trainer.epochs=2",
+        *FAST,
+        cluster=ray_cluster,
+    )
+    assert result.returncode == 0, result.stderr
+    assert [row[1:4] for row in trials(tmp_path)] == [("completed", None, 2)] * 2
+    assert "model version: digits_model:v1" in result.stdout
+
+
 def test_ctrl_c_ends_the_study_and_leaves_no_actor_on_the_cluster(
     ray_cluster: Cluster, ray_driver: Any, tmp_path: Path
 ) -> None:
