@@ -36,8 +36,13 @@ class HyperplugSweeperConf:
     #: jobs the sweep tops up to (a resumed sweep counts the jobs it already ran);
     #: null: every point for grid, 10 for any other optimizer
     n_trials: Optional[int] = None
-    #: jobs running at once, each in its own long-lived worker process
+    #: jobs running at once, each in its own long-lived worker (the backend's n_workers)
     n_workers: int = 1
+    #: where the jobs run: any installed backend (local, inline, ray, ...)
+    backend: str = "local"
+    #: more keys of the backend's config: threads_per_worker (local), address and
+    #: resources_per_trial (ray), ...
+    backend_config: Dict[str, Any] = field(default_factory=dict)
     #: the objective: a metric the app reports with hyperplug.report or returns in a
     #: dict, or "objective" for a number the task function returns; null: the app's
     #: perf_metric when its config has one (hyperplug's own app), else "objective"

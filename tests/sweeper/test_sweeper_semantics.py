@@ -5,6 +5,7 @@ sweep runner, on the configs that ship with hydra-core (``compose.yaml``: foo, b
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,55 @@ def test_several_objectives_end_the_sweep_with_what_is_supported(
 ) -> None:
     with pytest.raises(HyperplugError, match=r"returned 2 numbers \(several objectives\)"):
         run_sweep(hydra_sweep_runner, tmp_path / "sweep", ["+a=1,2"], lambda cfg: (cfg.a, -cfg.a))
+
+
+def the_process_id(cfg: DictConfig) -> dict[str, float]:
+    return {"pid": float(os.getpid()), "loss": float(cfg.a)}
+
+
+@pytest.mark.parametrize("backend", ["inline", "local"])
+def test_the_backend_comes_from_the_registry(
+    hydra_sweep_runner: TSweepRunner, tmp_path: Path, backend: str
+) -> None:
+    """``hydra.sweeper.backend`` is any registered backend: inline runs the jobs in the
+    sweep's own process, local in worker processes."""
+    jobs, found = run_sweep(
+        hydra_sweep_runner,
+        tmp_path / "sweep",
+        [f"hydra.sweeper.backend={backend}", "hydra.sweeper.metric=loss", "+a=1,2"],
+        the_process_id,
+    )
+    assert [t["status"] for t in found["trials"]] == ["completed"] * 2
+    pids = {job.return_value["pid"] for job in jobs}
+    assert (pids == {os.getpid()}) == (backend == "inline"), pids
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ["hydra.sweeper.backend=locl"],
+            "hydra.sweeper.backend=locl: unknown backend 'locl' (did you mean 'local'?)",
+        ),
+        (
+            ["hydra.sweeper.backend=inline", "hydra.sweeper.n_workers=2"],
+            "hydra.sweeper.n_workers=2: backend inline runs one job at a time",
+        ),
+        (
+            ["+hydra.sweeper.backend_config.threads_per_workers=2"],
+            "hydra.sweeper.backend_config.threads_per_workers: unknown key (did you mean "
+            "'threads_per_worker'?)",
+        ),
+    ],
+    ids=["unknown-backend", "inline-with-workers", "unknown-backend-key"],
+)
+def test_a_bad_backend_is_one_line_before_any_job(
+    hydra_sweep_runner: TSweepRunner, tmp_path: Path, overrides: list[str], message: str
+) -> None:
+    with pytest.raises(HyperplugError) as error:
+        run_sweep(hydra_sweep_runner, tmp_path / "sweep", [*overrides, "+a=1,2"])
+    assert str(error.value).startswith(message), str(error.value)
+    assert not (tmp_path / "sweep" / "optimization_results.yaml").exists()
 
 
 def test_a_rerun_of_a_finished_sweep_says_so_in_one_line(
