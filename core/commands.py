@@ -60,7 +60,8 @@ def _build(cfg: Any, kind: str) -> Any:
 
 def show_plugins(_: list[str], __: Any) -> int:
     """Two tables: the plugins (distribution, version, hook API, status) and the component
-    options they add; then every problem, one full line each."""
+    options they add; then every problem, and every extra a plugin needs that is not
+    installed (with the command that installs it), one full line each."""
     from rich import box
     from rich.table import Table
 
@@ -70,7 +71,8 @@ def show_plugins(_: list[str], __: Any) -> int:
     for column in ("plugin", "distribution", "version", "hook API", "status"):
         plugins.add_column(column, no_wrap=True)
     for info in sorted(manager.plugins.values(), key=lambda p: p.name):
-        plugins.add_row(info.name, info.distribution, info.version, info.api or "-", info.status)
+        status = f"needs [{info.extra}]" if info.status == "needs extra" else info.status
+        plugins.add_row(info.name, info.distribution, info.version, info.api or "-", status)
     components = Table(
         title="components (choose with KIND=NAME)", title_justify="left", box=box.SIMPLE
     )
@@ -89,6 +91,11 @@ def show_plugins(_: list[str], __: Any) -> int:
         console.print("problems:", markup=False, highlight=False)
     for problem in registry.problems:
         console.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
+    without = [p for p in manager.plugins.values() if p.status == "needs extra"]
+    if without:
+        console.print("extras not installed:", markup=False, highlight=False)
+    for info in sorted(without, key=lambda p: p.name):
+        console.print(f"  {info.error}", markup=False, highlight=False, soft_wrap=True)
     return 0
 
 

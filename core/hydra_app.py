@@ -213,15 +213,19 @@ def full_errors_wanted() -> bool:
 
 def explain_missing_option(message: str) -> str:
     """Hydra cannot find ``trainer/mlp`` when two plugins registered ``mlp`` (neither is
-    put in the ConfigStore): say that instead of listing the other options."""
+    put in the ConfigStore), or when the plugin that adds it needs an extra that is not
+    installed: say that instead of listing the other options."""
     import re
 
     from hyperplug.errors import PluginError
+    from hyperplug.extras import MissingExtraError
 
     match = re.search(r"Could not find '(\w+)/(\w+)'", message)
     if match:
         try:
             get_plugin_manager().registry.get(match[1], match[2])
+        except MissingExtraError as exc:
+            return str(exc)
         except PluginError as exc:
             return f"{exc}; disable one with {DISABLE_ENV}"
         except HyperplugError:

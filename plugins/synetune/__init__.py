@@ -19,6 +19,9 @@ from hyperplug.plugins.synetune.configs import (
 )
 from hyperplug.plugins.synetune.optimizers import SyneTuneOptimizer
 
+#: the extra this plugin needs; without it the plugin registers nothing
+HYPERPLUG_EXTRA = "synetune"
+
 OPTIMIZERS = (
     ("grid", GridConfig, "every point of every trainer's grid, once, in order (default)"),
     ("random", RandomConfig, "random search (Syne Tune RandomSearch)"),

@@ -90,7 +90,7 @@ def manager(tmp_path: Path) -> PluginManager:
         "# @package _global_\nmodel_name: probed\ntraining_params:\n  mlp:\n    lr: [0.1, 0.2]\n"
     )
     manager = PluginManager()
-    for name, plugin in get_plugin_manager().pm.list_name_plugin():
+    for name, plugin in get_plugin_manager().loaded():
         manager.register(plugin, name)
     manager.register(ProbePlugin(experiment), "probe", distribution="probe-dist")
     return manager

@@ -208,7 +208,7 @@ def test_lifecycle_hooks_see_the_whole_study(tracker: Any, store: Any, digits_sp
             raise RuntimeError("observer bug")
 
     manager = PluginManager()
-    for name, plugin in get_plugin_manager().pm.list_name_plugin():
+    for name, plugin in get_plugin_manager().loaded():
         manager.register(plugin, name)
     manager.register(Observer(), "observer")
     manager.register(Broken(), "broken")
