@@ -28,11 +28,17 @@ def compose(overrides: Sequence[str]) -> Any:
     from hydra import compose as hydra_compose
     from hydra import initialize_config_module
 
-    from hyperplug.hydra_app import CONFIG_MODULE, CONFIG_NAME, register_configs
+    from hyperplug.hydra_app import (
+        CONFIG_MODULE,
+        CONFIG_NAME,
+        register_configs,
+        without_missing_defaults,
+    )
 
     register_configs()
+    overrides = without_missing_defaults(list(overrides))
     with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
-        return hydra_compose(config_name=CONFIG_NAME, overrides=list(overrides))
+        return hydra_compose(config_name=CONFIG_NAME, overrides=overrides)
 
 
 #: the config key that says where a component keeps its records (built-ins' convention)

@@ -38,6 +38,34 @@ def register_configs(manager: PluginManager | None = None) -> None:
             store.store(group=group, name=name, node=node, package=package, provider=plugin_name)
 
 
+def without_missing_defaults(
+    overrides: list[str], manager: PluginManager | None = None
+) -> list[str]:
+    """``overrides`` plus ``~GROUP`` for each default of the primary config whose option
+    belongs to a plugin that needs an extra that is not installed (``trainer: mlp``
+    without ``hyperplug[torch]``), unless the overrides choose that group. For what needs
+    no trial (``--help``, inspection commands): a bare install composes the rest."""
+    from importlib.resources import files
+
+    from omegaconf import OmegaConf
+
+    manager = manager or get_plugin_manager()
+    needs_extra = manager.registry.needs_extra
+    if not needs_extra:
+        return overrides
+    chosen = {o.lstrip("+~").split("=", 1)[0] for o in overrides}
+    primary = OmegaConf.load(files(CONFIG_MODULE).joinpath(f"{CONFIG_NAME}.yaml"))
+    defaults = OmegaConf.to_container(primary).get("defaults", [])  # type: ignore[union-attr]
+    dropped = [
+        f"~{group}"
+        for entry in defaults
+        if isinstance(entry, dict)
+        for group, option in entry.items()
+        if (group, option) in needs_extra and group not in chosen
+    ]
+    return [*dropped, *overrides]
+
+
 def _package_header(yaml_text: str) -> str | None:
     """The ``# @package X`` header of a YAML config: ConfigStore nodes need it passed."""
     for line in yaml_text.splitlines():

@@ -13,7 +13,8 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from hyperplug.errors import ConfigError, NotFoundError, PluginError
+from hyperplug.errors import ConfigError, NotFoundError
+from hyperplug.extras import require_extra
 from hyperplug.interfaces import Budget, Optimizer, PastTrial, Search, SearchContext
 from hyperplug.plugins.synetune.configs import OptimizerConfig
 
@@ -38,13 +39,7 @@ class SyneTuneOptimizer(Optimizer):
                     f"optimizer.max_epochs={config.max_epochs}"
                 )
         if name == "bo":
-            try:
-                import botorch  # noqa: F401
-            except Exception as exc:
-                raise PluginError(
-                    f"optimizer=bo needs botorch, which cannot be imported here ({exc}); "
-                    "install it (pip install botorch) or choose optimizer=tpe"
-                ) from exc
+            require_extra("optimizer=bo", "bo")
 
     def budget(self) -> Budget:
         c = self.config
