@@ -17,12 +17,15 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from hyperplug.errors import ConfigError, did_you_mean
+
+if TYPE_CHECKING:
+    from hyperplug.interfaces import PastTrial
 
 RANGES = ("uniform", "loguniform", "randint", "lograndint")
 DISTRIBUTIONS = (*RANGES, "choice")
@@ -186,3 +189,17 @@ class SearchSpace:
             if isinstance(dim, Range) and not dim.contains(value):
                 return False
         return True
+
+
+def not_run(
+    points: Sequence[tuple[str, dict[str, Any]]], history: Sequence[PastTrial]
+) -> list[tuple[str, dict[str, Any]]]:
+    """The points no finished trial of the study ran yet (each past trial used once)."""
+    done = [(p.trainer, p.params) for p in history]
+    todo = []
+    for point in points:
+        if point in done:
+            done.remove(point)
+        else:
+            todo.append(point)
+    return todo
