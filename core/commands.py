@@ -28,17 +28,12 @@ def compose(overrides: Sequence[str]) -> Any:
     from hydra import compose as hydra_compose
     from hydra import initialize_config_module
 
-    from hyperplug.hydra_app import (
-        CONFIG_MODULE,
-        CONFIG_NAME,
-        register_configs,
-        without_missing_defaults,
-    )
+    from hyperplug.hydra_app import CONFIG_MODULE, inspection_config_name, register_configs
 
     register_configs()
-    overrides = without_missing_defaults(list(overrides))
+    name = inspection_config_name()
     with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
-        return hydra_compose(config_name=CONFIG_NAME, overrides=overrides)
+        return hydra_compose(config_name=name, overrides=list(overrides))
 
 
 #: the config key that says where a component keeps its records (built-ins' convention)
@@ -77,7 +72,7 @@ def show_plugins(_: list[str], __: Any) -> int:
     for column in ("plugin", "distribution", "version", "hook API", "status"):
         plugins.add_column(column, no_wrap=True)
     for info in sorted(manager.plugins.values(), key=lambda p: p.name):
-        status = f"needs [{info.extra}]" if info.status == "needs extra" else info.status
+        status = f"needs \\[{info.extra}]" if info.status == "needs extra" else info.status
         plugins.add_row(info.name, info.distribution, info.version, info.api or "-", status)
     components = Table(
         title="components (choose with KIND=NAME)", title_justify="left", box=box.SIMPLE

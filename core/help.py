@@ -13,12 +13,7 @@ import string
 import sys
 from typing import Any
 
-from hyperplug.hydra_app import (
-    CONFIG_MODULE,
-    CONFIG_NAME,
-    register_configs,
-    without_missing_defaults,
-)
+from hyperplug.hydra_app import CONFIG_MODULE, inspection_config_name, register_configs
 from hyperplug.plugin_manager import get_plugin_manager
 
 HELP_FLAGS = ("--help", "-h")
@@ -58,9 +53,7 @@ def app_help(overrides: list[str]) -> str:
 
     register_configs()
     with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
-        cfg = compose(
-            CONFIG_NAME, overrides=without_missing_defaults(overrides), return_hydra_config=True
-        )
+        cfg = compose(inspection_config_name(), overrides=overrides, return_hydra_config=True)
         groups = _group_lines(GlobalHydra.instance().config_loader()) + _without_extra_lines()
     template = str(cfg.hydra.help.template)
     app_cfg = OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"])

@@ -38,32 +38,39 @@ def register_configs(manager: PluginManager | None = None) -> None:
             store.store(group=group, name=name, node=node, package=package, provider=plugin_name)
 
 
-def without_missing_defaults(
-    overrides: list[str], manager: PluginManager | None = None
-) -> list[str]:
-    """``overrides`` plus ``~GROUP`` for each default of the primary config whose option
-    belongs to a plugin that needs an extra that is not installed (``trainer: mlp``
-    without ``hyperplug[torch]``), unless the overrides choose that group. For what needs
-    no trial (``--help``, inspection commands): a bare install composes the rest."""
+#: the primary config without the defaults a missing extra leaves unfilled (see below)
+INSPECTION_CONFIG_NAME = "config_without_missing_extras"
+
+
+def inspection_config_name(manager: PluginManager | None = None) -> str:
+    """The primary config's name, or, when the plugin of one of its defaults needs an extra
+    that is not installed (``trainer: mlp`` without ``hyperplug[torch]``), the name of a
+    copy without those defaults, put in the ConfigStore: for what needs no trial
+    (``--help``, inspection commands), so that a bare install composes the rest.
+    (``~trainer`` cannot do it: Hydra takes an override of a group that no installed
+    plugin fills for an override of a config key.)"""
     from importlib.resources import files
 
+    from hydra.core.config_store import ConfigStore
     from omegaconf import OmegaConf
 
     manager = manager or get_plugin_manager()
     needs_extra = manager.registry.needs_extra
-    if not needs_extra:
-        return overrides
-    chosen = {o.lstrip("+~").split("=", 1)[0] for o in overrides}
-    primary = OmegaConf.load(files(CONFIG_MODULE).joinpath(f"{CONFIG_NAME}.yaml"))
-    defaults = OmegaConf.to_container(primary).get("defaults", [])  # type: ignore[union-attr]
-    dropped = [
-        f"~{group}"
-        for entry in defaults
-        if isinstance(entry, dict)
-        for group, option in entry.items()
-        if (group, option) in needs_extra and group not in chosen
+    primary = OmegaConf.to_container(
+        OmegaConf.load(files(CONFIG_MODULE).joinpath(f"{CONFIG_NAME}.yaml"))
+    )
+    assert isinstance(primary, dict)
+    defaults = [
+        entry
+        for entry in primary.get("defaults", [])
+        if not (isinstance(entry, dict) and any(item in needs_extra for item in entry.items()))
     ]
-    return [*dropped, *overrides]
+    if len(defaults) == len(primary.get("defaults", [])):
+        return CONFIG_NAME
+    ConfigStore.instance().store(
+        name=INSPECTION_CONFIG_NAME, node={**primary, "defaults": defaults}
+    )
+    return INSPECTION_CONFIG_NAME
 
 
 def _package_header(yaml_text: str) -> str | None:

@@ -14,7 +14,7 @@ from hyperplug.interfaces import MetricsTracker, StudyRecord, TrialRecord
 
 def missing_note() -> str | None:
     """Why no plot is drawn (matplotlib is not installed), or None."""
-    return missing_extra_message("PNG plots", "plots")
+    return missing_extra_message("drawing PNG plots", "plots")
 
 
 def pyplot() -> Any:
