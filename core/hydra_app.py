@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from hyperplug.atomic import atomic_file
 from hyperplug.errors import HyperplugError
 from hyperplug.plugin_manager import DISABLE_ENV, PluginManager, get_plugin_manager
 
@@ -180,9 +181,8 @@ def redact_yaml_file(path: Path) -> None:
     plain = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
     cleaned = redact(plain)
     if cleaned != plain:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        OmegaConf.save(OmegaConf.create(cleaned), tmp)
-        os.replace(tmp, path)
+        with atomic_file(path) as tmp:
+            OmegaConf.save(OmegaConf.create(cleaned), tmp)
 
 
 def swept_keys(task_overrides: Any) -> list[str]:

@@ -10,13 +10,13 @@ import difflib
 import hashlib
 import logging
 import math
-import os
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from hyperplug.atomic import atomic_file
 from hyperplug.errors import ConfigError, HyperplugError
 from hyperplug.interfaces import (
     Budget,
@@ -515,7 +515,6 @@ def write_results(
         ],
     }
     path = sweep_dir / RESULTS_FILE
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    OmegaConf.save(OmegaConf.create(results), tmp)
-    os.replace(tmp, path)
+    with atomic_file(path) as tmp:
+        OmegaConf.save(OmegaConf.create(results), tmp)
     return path
