@@ -27,7 +27,7 @@ LOCK = ROOT / "requirements.lock"
 SOURCES = ("pyproject.toml", "README.md", "core", "plugins", "conf", "hydra_plugins")
 #: what only an extra may bring
 HEAVY = ("torch", "torchvision", "timm", "syne-tune", "botorch", "scikit-learn", "scipy",
-         "matplotlib", "wandb", "pandas")  # fmt: skip
+         "matplotlib", "wandb", "pandas", "boto3")  # fmt: skip
 
 
 def run(*command: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -106,7 +106,7 @@ def test_the_bare_core_installs_no_integration_and_names_each_extra(
     assert listing.returncode == 0 and listing.stderr == "", listing.stderr
     rows = {line.split()[0]: line.split() for line in listing.stdout.splitlines() if line.strip()}
     extras = {"torch": "torch", "torchvision": "vision", "synetune": "synetune"}
-    extras |= {"sklearn": "sklearn", "scipy": "scipy", "wandb": "wandb"}
+    extras |= {"sklearn": "sklearn", "scipy": "scipy", "wandb": "wandb", "sagemaker": "sagemaker"}
     for plugin, extra in extras.items():
         assert rows[plugin][-2:] == ["needs", f"[{extra}]"], listing.stdout
     for plugin in ("grid", "local", "sqlite", "store", "files"):
