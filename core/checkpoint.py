@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -39,6 +38,8 @@ from typing import Any
 
 import attrs
 import numpy as np
+
+from hyperplug.atomic import atomic_file, replace_atomically
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +76,10 @@ class TrialCheckpoint:
         self.directory.mkdir(parents=True, exist_ok=True)
         name = f"arrays-{int(epoch)}.safetensors"
         contiguous = {key: np.ascontiguousarray(value) for key, value in arrays.items()}
-        save_file(contiguous, str(self.directory / name))
+        with atomic_file(self.directory / name) as tmp:
+            save_file(contiguous, str(tmp))
         record = {"epoch": int(epoch), "arrays": name, "state": dict(state)}
-        tmp = self.directory / f".{RECORD}.{os.getpid()}"
-        tmp.write_text(json.dumps(record))
-        tmp.replace(self.directory / RECORD)
+        replace_atomically(self.directory / RECORD, json.dumps(record).encode())
         for old in self.directory.glob("arrays-*.safetensors"):
             if old.name != name:
                 old.unlink(missing_ok=True)

@@ -10,13 +10,13 @@ import difflib
 import hashlib
 import logging
 import math
-import os
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from hyperplug.atomic import atomic_file
 from hyperplug.errors import ConfigError, HyperplugError
 from hyperplug.interfaces import (
     Budget,
@@ -41,8 +41,10 @@ class SweepError(HyperplugError):
 class SweepSettings:
     """The ``hydra.sweeper`` node (``HyperplugSweeperConf``) as plain values."""
 
+    #: the optimizer's name (``hydra/sweeper/optimizer=NAME`` or ``hydra.sweeper.optimizer``)
     optimizer: str | None = None
-    optimizer_config: dict[str, Any] = attrs.Factory(dict)
+    #: the rest of the typed node ``hydra/sweeper/optimizer=NAME`` composed
+    optimizer_settings: dict[str, Any] = attrs.Factory(dict)
     n_trials: int | None = None
     n_workers: int = 1
     backend: str = "local"
@@ -69,8 +71,8 @@ OPTUNA_KEYS = {
         "hydra.sweeper.search_space (module.function returning a hyperplug.sweep.CustomSpace)"
     ),
     "sampler": (
-        "hydra.sweeper.optimizer=grid|random|bo|tpe|asha|hyperband|bohb|rush "
-        "(a seed: +hydra.sweeper.optimizer_config.seed=N)"
+        "hydra/sweeper/optimizer=grid|random|bo|tpe|asha|hyperband|bohb|rush "
+        "(a seed: hydra.sweeper.optimizer.seed=N)"
     ),
 }
 
@@ -104,13 +106,18 @@ def _optuna_hint(key: str, value: Any, sampler: str | None = None) -> str | None
 
 def settings_of(node: Mapping[str, Any], sampler: str | None = None) -> SweepSettings:
     """The sweeper's settings; ``sampler``: the ``hydra/sweeper/sampler`` option chosen."""
-    known = {field.name for field in attrs.fields(SweepSettings)}
+    known = {field.name for field in attrs.fields(SweepSettings)} - {"optimizer_settings"}
     plain = {key: value for key, value in node.items() if key != "_target_"}
+    optimizer = plain.get("optimizer")
+    if isinstance(optimizer, Mapping):  # hydra/sweeper/optimizer=NAME: its typed node
+        settings = dict(optimizer)
+        plain["optimizer"] = settings.pop("name", None)
+        plain["optimizer_settings"] = settings
     for key in OPTUNA_KEYS:
         hint = _optuna_hint(key, plain.pop(key, None), sampler)
         if hint:
             raise SweepError(hint)
-    unknown = sorted(set(plain) - known)
+    unknown = sorted(set(plain) - known - {"optimizer_settings"})
     if unknown:
         raise SweepError(
             f"hydra.sweeper.{unknown[0]}: unknown key; known: {', '.join(sorted(known))}"
@@ -199,20 +206,24 @@ def check_keys(
 def _build_optimizer(settings: SweepSettings) -> Any:
     from hyperplug.api import build
 
+    # the sweep's own budget keys win over the optimizer node's where they are set
     node: dict[str, Any] = {
-        **settings.optimizer_config,
+        **settings.optimizer_settings,
         "name": settings.optimizer,
         "max_trials": settings.n_trials,
         "max_failures": settings.max_failures,
-        "max_epochs": settings.max_epochs,
     }
-    if settings.reference_study is not None:
-        node["reference_study"] = settings.reference_study
+    for key in ("max_epochs", "reference_study"):
+        if getattr(settings, key) is not None:
+            node[key] = getattr(settings, key)
     try:
         return build("optimizer", **node)
     except ConfigError as exc:
-        message = str(exc).replace("optimizer.max_epochs=", "hydra.sweeper.max_epochs=")
-        raise SweepError(message.replace("optimizer.", "hydra.sweeper.", 1)) from exc
+        message = str(exc)
+        for key in ("max_epochs", "max_trials", "max_failures", "reference_study"):
+            message = message.replace(f"optimizer.{key}", f"hydra.sweeper.{key}")
+        message = message.replace("optimizer.", "hydra.sweeper.optimizer.", 1)
+        raise SweepError(message) from exc
 
 
 class Sweep:
@@ -514,7 +525,6 @@ def write_results(
         ],
     }
     path = sweep_dir / RESULTS_FILE
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    OmegaConf.save(OmegaConf.create(results), tmp)
-    os.replace(tmp, path)
+    with atomic_file(path) as tmp:
+        OmegaConf.save(OmegaConf.create(results), tmp)
     return path

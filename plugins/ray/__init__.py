@@ -7,6 +7,8 @@ from hyperplug import hookimpl
 from hyperplug.components import Component
 from hyperplug.plugins.ray.backend import RayBackend, RayBackendConfig
 
+HYPERPLUG_EXTRA = "ray"
+
 
 @hookimpl
 def register_backends() -> list[Component]:
