@@ -8,9 +8,9 @@ these modules write, masked by ``hyperplug.secrets``.
 
 MLflow's HTTP client retries a failed request 7 times with growing pauses and waits up to
 120 s for each answer: minutes before a server that is down is an error. So a server is
-asked first, for at most ``PROBE_TIMEOUT_S``, and ``HTTP_DEFAULTS`` bound what a request
-that fails later may cost (MLflow reads them from the environment on every request;
-hyperplug sets the ones you have not set).
+asked first, for at most ``PROBE_TIMEOUT_S``, and ``ENV_DEFAULTS`` bound what a request
+that fails later may cost. MLflow reads these settings from the environment on every
+request; hyperplug sets the ones you have not set.
 """
 
 from __future__ import annotations
@@ -29,12 +29,14 @@ from hyperplug.secrets import redact_text
 
 #: how long a tracking server may take to answer before it counts as unreachable
 PROBE_TIMEOUT_S = 5.0
-#: MLflow's settings for its HTTP requests, as hyperplug sets them unless already set
-HTTP_DEFAULTS = {
+#: MLflow's settings as hyperplug sets them unless already set: bounded HTTP retries and
+#: waits, and no progress bar or "View run at" line per run on the terminal
+ENV_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
 }
 #: where MLflow records when neither the config nor ``MLFLOW_TRACKING_URI`` says
 DEFAULT_URI = "sqlite:///.hyperplug/mlflow.db"
@@ -88,7 +90,7 @@ def connect(uri: str, key: str, registry_uri: str | None = None) -> Any:
     """An ``MlflowClient`` for ``uri``; a ``StorageError`` naming ``key`` within
     ``PROBE_TIMEOUT_S`` when ``uri`` is a server that does not answer."""
     require_mlflow(key.split(".")[0] + "=mlflow")
-    for variable, value in HTTP_DEFAULTS.items():
+    for variable, value in ENV_DEFAULTS.items():
         os.environ.setdefault(variable, value)
     for where, target in ((key, uri), (f"{key.split('.')[0]}.registry_uri", registry_uri)):
         if target is not None and is_server(target):
