@@ -44,6 +44,7 @@ from hyperplug.plugins.mlflow.session import (
     connect,
     experiment_id,
     flatten,
+    require_mlflow,
     resolve_uri,
     safe_name,
     sqlite_path,
@@ -131,6 +132,7 @@ class MlflowRegistry(ResourceVersionControl):
     @contextlib.contextmanager
     def _mlflow_errors(self, doing: str) -> Iterator[None]:
         """MLflow's errors as one-line ``StorageError``s saying what failed."""
+        require_mlflow("vcs=mlflow")
         from mlflow.exceptions import MlflowException
 
         try:
@@ -238,9 +240,9 @@ class MlflowRegistry(ResourceVersionControl):
             return to_version(self._resolve(ref))
 
     def load(self, ref: str) -> tuple[dict[str, np.ndarray], ModelVersion]:
-        from mlflow.artifacts import download_artifacts
-
         with self._mlflow_errors(f"load model version '{ref}'"):
+            from mlflow.artifacts import download_artifacts
+
             found = self._resolve(ref)
             version = to_version(found)
             with tempfile.TemporaryDirectory(prefix="hyperplug-mlflow-") as tmp:

@@ -84,7 +84,6 @@ class MlflowMirror(QueuedMirror):
             self.client.get_experiment_by_name(config.experiment)
         # Touched by the worker thread only:
         self._experiment: str | None = None
-        self._studies: dict[int, StudyRecord] = {}
         self._parents: dict[int, str] = {}  # study id -> its run id
         self._runs: dict[int, str] = {}  # trial id -> its run id
 
@@ -154,7 +153,6 @@ class MlflowMirror(QueuedMirror):
         return found[0].info.run_id
 
     def _start_study(self, study: StudyRecord, config: dict[str, Any]) -> None:
-        self._studies[study.id] = study
         run_id = self._parent(study, config)
         resumed = study.status == "running" and self.client.get_run(run_id).info.status != "RUNNING"
         if resumed:
@@ -168,7 +166,6 @@ class MlflowMirror(QueuedMirror):
         return self._runs.get(trial_id)
 
     def _start_trial(self, study: StudyRecord, trial: TrialRecord) -> None:
-        self._studies.setdefault(study.id, study)
         run_id = self._run_of(study, trial.id)
         if run_id is not None:  # reopened: resumed or retried under its id
             self.client.update_run(run_id, status="RUNNING")

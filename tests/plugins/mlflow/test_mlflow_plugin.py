@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ import hyperplug
 from hyperplug import hookimpl
 from hyperplug.config import configure
 from hyperplug.data import ArraySplit, DataSplits, fingerprint_arrays
-from hyperplug.errors import ConfigError
+from hyperplug.errors import ConfigError, PluginError
 from hyperplug.interfaces import VersionMeta
 from hyperplug.plugin_manager import PluginManager, get_plugin_manager
 from hyperplug.testing import TrackerConformance, VcsConformance
@@ -352,9 +353,13 @@ def test_a_rerun_that_retries_a_trial_writes_to_its_runs(
     trial = first.start_trial(study.id, "mlp", {"lr": 0.1}, {"name": "mlp", "lr": 0.1})
     first.log_metrics(trial.id, 1, {"val_loss": 1.0})
     first.end_trial(trial.id, "failed", "OSError: [Errno 28] No space left on device")
+    stopped = first.start_trial(study.id, "mlp", {"lr": 0.2}, {"name": "mlp", "lr": 0.2})
+    first.end_trial(stopped.id, "stopped")  # early-stopped by the optimizer
     first.close()
-    [failed] = runs_by_role(tmp_path)["trial"]
-    assert failed.info.status == "FAILED"
+    statuses = {
+        r.data.tags["hyperplug.trial_id"]: r.info.status for r in runs_by_role(tmp_path)["trial"]
+    }
+    assert statuses == {str(trial.id): "FAILED", str(stopped.id): "KILLED"}
     rerun = mlflow_tracker(tmp_path)
     with caplog.at_level(logging.WARNING):
         study = rerun.start_study("retried", "val_loss", "min", {"lr": 0.1})
@@ -365,8 +370,9 @@ def test_a_rerun_that_retries_a_trial_writes_to_its_runs(
         rerun.close()
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     runs = runs_by_role(tmp_path)
-    [parent], [retried] = runs["study"], runs["trial"]
-    assert retried.info.run_id == failed.info.run_id
+    [parent] = runs["study"]
+    [retried] = [r for r in runs["trial"] if r.data.tags["hyperplug.trial_id"] == str(trial.id)]
+    assert len(runs["trial"]) == 2  # the retried trial's run was found again, not made anew
     assert (retried.info.status, retried.data.tags["hyperplug.status"]) == ("FINISHED", "completed")
     assert retried.data.tags["hyperplug.winner"] == "true"
     client = mlflow.MlflowClient(sqlite_uri(tmp_path / "m.db"))
@@ -401,3 +407,15 @@ def test_jobs_that_start_one_study_at_once_share_its_run(tmp_path: Path) -> None
     assert parent.data.tags["hyperplug.study"] == study.name
     assert len(runs["trial"]) == 2
     assert {r.data.tags["mlflow.parentRunId"] for r in runs["trial"]} == {parent.info.run_id}
+
+
+def test_without_mlflow_installed_the_error_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # what `import mlflow` finds: nothing
+    with pytest.raises(PluginError, match=r"tracker=mlflow needs MLflow, .*hyperplug\[mlflow\]"):
+        build("tracker", name="mlflow", path=str(tmp_path / "hp.db"))
+    registry = build("vcs", name="mlflow", uri=sqlite_uri(tmp_path / "m.db"))
+    with pytest.raises(PluginError, match=r"vcs=mlflow needs MLflow"):
+        registry.check_writable()
+    assert not list(tmp_path.iterdir())
