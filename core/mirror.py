@@ -50,6 +50,12 @@ class TrackerMirror(abc.ABC):
     @abc.abstractmethod
     def trial_started(self, study: StudyRecord, trial: TrialRecord) -> None: ...
 
+    def trial_reopened(self, study: StudyRecord, trial: TrialRecord) -> None:
+        """An ended trial runs again under its id (a rerun resumes or retries it); by
+        default the same as ``trial_started``. A mirror that keeps one record per trial
+        finds that record again here."""
+        self.trial_started(study, trial)
+
     @abc.abstractmethod
     def metrics_logged(self, trial_id: int, epoch: int, metrics: Mapping[str, float]) -> None: ...
 
@@ -92,6 +98,11 @@ class QueuedMirror(TrackerMirror):
             self._thread = threading.Thread(target=self._work, name=self.thread_name, daemon=True)
             self._thread.start()
         self._queue.put((task, args))
+
+    def idle(self) -> bool:
+        """No task waits behind the one running: a task that buffers writes (to send
+        several in one request while the thread is behind) sends them now."""
+        return self._queue.empty()
 
     def drain(self, last: Callable[[], None] | None = None) -> bool:
         """Run the queued tasks, then ``last``, and stop the thread. False when no task
@@ -197,8 +208,7 @@ class MirroredTracker(MetadataTracker, MetricsTracker):
 
     def reopen_trial(self, trial_id: int) -> TrialRecord:
         trial = self.primary.reopen_trial(trial_id)
-        study = self._study(trial.study_id)
-        self._mirror("trial_started", study, trial)
+        self._mirror("trial_reopened", self._study(trial.study_id), trial)
         return trial
 
     def _study(self, study_id: int) -> StudyRecord:

@@ -41,6 +41,7 @@ from hyperplug.errors import ConfigError, HyperplugError, NotFoundError, Storage
 from hyperplug.interfaces import ModelVersion, ResourceVersionControl, VersionMeta
 from hyperplug.plugins.mlflow.configs import MlflowVcsConfig
 from hyperplug.plugins.mlflow.session import (
+    Batch,
     connect,
     experiment_id,
     flatten,
@@ -208,11 +209,16 @@ class MlflowRegistry(ResourceVersionControl):
             path = Path(tmp) / WEIGHTS
             path.write_bytes(payload)
             self.client.log_artifact(run_id, str(path), ARTIFACT_PATH)
-        params = [Param(safe_name(k), text(v, 6000)) for k, v in flatten(meta.params)][:100]
-        metrics = [
-            Metric(safe_name(k), float(v), 0, 0) for k, v in meta.metrics.items() if np.isfinite(v)
-        ][:1000]
-        self.client.log_batch(run_id, metrics=metrics, params=params)
+        batch = Batch(
+            params=[Param(safe_name(k), text(v, 6000)) for k, v in flatten(meta.params)],
+            metrics=[
+                Metric(safe_name(k), float(v), 0, 0)
+                for k, v in meta.metrics.items()
+                if np.isfinite(v)
+            ],
+        )
+        while not batch.empty():
+            self.client.log_batch(run_id, **batch.take())
         self.client.set_terminated(run_id, "FINISHED")
         return run_id, f"{run.info.artifact_uri}/{ARTIFACT_PATH}"
 

@@ -22,6 +22,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from hyperplug.errors import ConfigError, PluginError, StorageError
 from hyperplug.netprobe import server_problem
 from hyperplug.plugins.mlflow.configs import uri_problem
@@ -42,9 +44,11 @@ ENV_DEFAULTS = {
 DEFAULT_URI = "sqlite:///.hyperplug/mlflow.db"
 #: the artifact folder of an experiment hyperplug creates in a local (sqlite) store
 LOCAL_ARTIFACTS = "mlartifacts"
-#: MLflow's limits (mlflow.utils.validation)
+#: MLflow's limits (mlflow.utils.validation): a tag's value, a ``log_batch``'s params or
+#: tags, and its entries in all
 MAX_TAG_VALUE = 8000
 MAX_BATCH = 100
+MAX_ENTRIES = 1000
 _BAD_NAME_CHARS = re.compile(r"[^/\w.\- :]")
 
 
@@ -155,6 +159,22 @@ def flatten(values: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, 
             yield name, value
 
 
-def batches(items: list[Any], size: int = MAX_BATCH) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+@attrs.define
+class Batch:
+    """A run's writes that wait to go out together."""
+
+    params: list[Any] = attrs.Factory(list)
+    metrics: list[Any] = attrs.Factory(list)
+    tags: list[Any] = attrs.Factory(list)
+
+    def empty(self) -> bool:
+        return not (self.params or self.metrics or self.tags)
+
+    def take(self) -> dict[str, list[Any]]:
+        """The next ``log_batch`` arguments within MLflow's limits (100 params, 100 tags,
+        1000 entries in all), removed from the batch."""
+        params, self.params = self.params[:MAX_BATCH], self.params[MAX_BATCH:]
+        tags, self.tags = self.tags[:MAX_BATCH], self.tags[MAX_BATCH:]
+        room = MAX_ENTRIES - len(params) - len(tags)
+        metrics, self.metrics = self.metrics[:room], self.metrics[room:]
+        return {"params": params, "metrics": metrics, "tags": tags}

@@ -27,6 +27,7 @@ from hyperplug.data import ArraySplit, DataSplits, fingerprint_arrays
 from hyperplug.errors import ConfigError, PluginError
 from hyperplug.interfaces import VersionMeta
 from hyperplug.plugin_manager import PluginManager, get_plugin_manager
+from hyperplug.plugins.mlflow.session import Batch
 from hyperplug.testing import TrackerConformance, VcsConformance
 from hyperplug.tuner import GridTuner
 
@@ -382,6 +383,29 @@ def test_a_rerun_that_retries_a_trial_writes_to_its_runs(
     assert parent.info.status == "FINISHED" and parent.data.tags["hyperplug.status"] == "completed"
 
 
+def test_a_trial_retried_after_mlflow_was_added_gets_its_run(tmp_path: Path) -> None:
+    """The study began under tracker=sqlite (same database); its rerun under
+    tracker=mlflow retries the failed trial: MLflow had no run for it, so one is made."""
+    plain = build("tracker", name="sqlite", path=str(tmp_path / "hp.db"))
+    study = plain.start_study("late", "val_loss", "min", {})
+    trial = plain.start_trial(study.id, "mlp", {"lr": 0.1}, {"name": "mlp", "lr": 0.1})
+    plain.end_trial(trial.id, "failed", "RuntimeError: out of memory")
+    plain.close()
+    tracker = mlflow_tracker(tmp_path)
+    tracker.start_study("late", "val_loss", "min", {})
+    tracker.reopen_trial(trial.id)
+    tracker.log_metrics(trial.id, 1, {"val_loss": 0.5})
+    tracker.end_trial(trial.id, "completed")
+    tracker.close()
+    [run] = runs_by_role(tmp_path)["trial"]
+    assert run.data.tags["hyperplug.trial_id"] == str(trial.id)
+    assert (run.info.status, run.data.params["lr"], run.data.metrics["val_loss"]) == (
+        "FINISHED",
+        "0.1",
+        0.5,
+    )
+
+
 def test_jobs_that_start_one_study_at_once_share_its_run(tmp_path: Path) -> None:
     """Two processes of a sweep start the same study at the same moment: whichever way
     their searches and creations interleave, one study run remains, holding both trials
@@ -419,3 +443,17 @@ def test_without_mlflow_installed_the_error_names_the_extra(
     with pytest.raises(PluginError, match=r"vcs=mlflow needs MLflow"):
         registry.check_writable()
     assert not list(tmp_path.iterdir())
+
+
+def test_a_batch_goes_out_within_mlflows_limits_and_in_order() -> None:
+    batch = Batch(params=list(range(250)), metrics=list(range(2000)), tags=list(range(50)))
+    sent = []
+    while not batch.empty():
+        sent.append(batch.take())
+    assert [(len(s["params"]), len(s["tags"]), len(s["metrics"])) for s in sent] == [
+        (100, 50, 850),
+        (100, 0, 900),
+        (50, 0, 250),
+    ]
+    for kind, total in (("params", 250), ("metrics", 2000), ("tags", 50)):
+        assert [x for s in sent for x in s[kind]] == list(range(total))
