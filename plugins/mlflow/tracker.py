@@ -181,6 +181,7 @@ class MlflowMirror(QueuedMirror):
             return
         self.client.update_run(run_id, status="RUNNING")
         self.client.set_tag(run_id, "hyperplug.status", trial.status)
+        self._flush_if_idle()
 
     def _start_trial(self, study: StudyRecord, trial: TrialRecord) -> None:
         run = self.client.create_run(
@@ -208,7 +209,7 @@ class MlflowMirror(QueuedMirror):
         }
         params = [Param(safe_name(k), text(v, MAX_PARAM_VALUE)) for k, v in values.items()]
         self._buffer(run.info.run_id).params.extend(params)
-        self._flush_if_idle(run.info.run_id)
+        self._flush_if_idle()
 
     def _log(self, trial_id: int, epoch: int, metrics: dict[str, float], stamp: int) -> None:
         run_id = self._runs.get(trial_id)
@@ -218,14 +219,16 @@ class MlflowMirror(QueuedMirror):
 
         rows = [Metric(safe_name(k), float(v), stamp, epoch) for k, v in metrics.items()]
         self._buffer(run_id).metrics.extend(rows)
-        self._flush_if_idle(run_id)
+        self._flush_if_idle()
 
     def _buffer(self, run_id: str) -> Batch:
         return self._pending.setdefault(run_id, Batch())
 
-    def _flush_if_idle(self, run_id: str) -> None:
+    def _flush_if_idle(self) -> None:
+        """Once the thread has caught up, every run's waiting writes go out, not only
+        this task's: another trial's epoch that waited behind this one is live too."""
         if self.idle():
-            self._flush(run_id)
+            self._flush_all()
 
     def _flush(self, run_id: str) -> None:
         """Send what waits for ``run_id`` in as few requests as MLflow's limits allow."""
@@ -257,6 +260,7 @@ class MlflowMirror(QueuedMirror):
         buffer.tags.extend(tags)
         self._flush(run_id)
         self.client.set_terminated(run_id, RUN_STATUS.get(trial.status, "KILLED"))
+        self._flush_if_idle()
 
     def _end_study(self, study: StudyRecord) -> None:
         self._flush_all()

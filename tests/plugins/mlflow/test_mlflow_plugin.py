@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -457,3 +458,41 @@ def test_a_batch_goes_out_within_mlflows_limits_and_in_order() -> None:
     ]
     for kind, total in (("params", 250), ("metrics", 2000), ("tags", 50)):
         assert [x for s in sent for x in s[kind]] == list(range(total))
+
+
+def test_once_the_thread_catches_up_every_trials_epoch_is_live(tmp_path: Path) -> None:
+    """Two trials log an epoch while the MLflow thread is held up (as by a slow server):
+    their writes wait, and once the thread has caught up both trials' epochs are in
+    MLflow while the trials still run, not only the one whose write came last."""
+    tracker = mlflow_tracker(tmp_path)
+    study = tracker.start_study("live", "val_loss", "min", {})
+    [mirror] = tracker.mirrors
+    gate = threading.Event()
+    mirror.submit(gate.wait)  # the thread is busy until the gate opens
+    trials = [tracker.start_trial(study.id, "mlp", {"lr": lr}, {"name": "mlp"}) for lr in (1, 2)]
+    for trial in trials:
+        tracker.log_metrics(trial.id, 1, {"val_loss": float(trial.id)})
+    gate.set()
+    client = mlflow.MlflowClient(sqlite_uri(tmp_path / "m.db"))
+    experiment = None
+    live: dict[str, list[Any]] = {}
+    runs: list[Any] = []
+    deadline = time.monotonic() + 30
+    while len(live) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        experiment = experiment or client.get_experiment_by_name("hyperplug")
+        if experiment is None:
+            continue
+        runs = client.search_runs([experiment.experiment_id], "tags.`hyperplug.role` = 'trial'")
+        live = {
+            r.data.tags["hyperplug.trial_id"]: [
+                (p.step, p.value) for p in client.get_metric_history(r.info.run_id, "val_loss")
+            ]
+            for r in runs
+            if "val_loss" in r.data.metrics
+        }
+    assert live == {str(t.id): [(1, float(t.id))] for t in trials}
+    assert all(r.info.status == "RUNNING" for r in runs)
+    for trial in trials:
+        tracker.end_trial(trial.id, "completed")
+    tracker.close()
