@@ -9,8 +9,10 @@ the registry, and break MLflow mid-study.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import pickle
 import sys
 import threading
 import time
@@ -25,7 +27,7 @@ import hyperplug
 from hyperplug import hookimpl
 from hyperplug.config import configure
 from hyperplug.data import ArraySplit, DataSplits, fingerprint_arrays
-from hyperplug.errors import ConfigError, PluginError
+from hyperplug.errors import ConfigError, PluginError, StorageError
 from hyperplug.interfaces import VersionMeta
 from hyperplug.plugin_manager import PluginManager, get_plugin_manager
 from hyperplug.plugins.mlflow.session import Batch
@@ -496,3 +498,36 @@ def test_once_the_thread_catches_up_every_trials_epoch_is_live(tmp_path: Path) -
     for trial in trials:
         tracker.end_trial(trial.id, "completed")
     tracker.close()
+
+
+class Planted:
+    """Unpickling this writes ``marker``: a pickle payload planted in place of weights."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Path.write_text, (self.marker, "unpickled"))
+
+
+def test_weights_swapped_in_the_artifact_store_are_refused_never_unpickled(
+    tmp_path: Path,
+) -> None:
+    """A pickle written over a version's safetensors artifact fails its sha256 check; with
+    the sha256 tag rewritten to match it, it fails to parse as safetensors: neither load
+    runs it."""
+    uri = sqlite_uri(tmp_path / "m.db")
+    registry = build("vcs", name="mlflow", uri=uri)
+    meta = VersionMeta(trainer="mlp", trainer_config={"name": "mlp"})
+    registry.save("m", {"w": np.arange(4, dtype=np.float32)}, meta)
+    [artifact] = (tmp_path / "mlartifacts").rglob("weights.safetensors")
+    marker = tmp_path / "marker"
+    payload = pickle.dumps(Planted(marker))
+    artifact.write_bytes(payload)
+    with pytest.raises(StorageError, match=r"'m:v1' do not match their sha256"):
+        registry.load("m:v1")
+    sha256 = hashlib.sha256(payload).hexdigest()
+    mlflow.MlflowClient(uri).set_model_version_tag("m", "1", "hyperplug.sha256", sha256)
+    with pytest.raises(StorageError, match=r"cannot parse weights of model version 'm:v1'"):
+        registry.load("m:v1")
+    assert not marker.exists()
