@@ -29,7 +29,9 @@ from hyperplug.plugin_manager import get_plugin_manager
 from hyperplug.plugins.mlflow.local_server import LocalServer, free_port, local_server
 from hyperplug.plugins.mlflow.session import PROBE_TIMEOUT_S
 
-mlflow = pytest.importorskip("mlflow")
+mlflow = pytest.importorskip(
+    "mlflow", reason="MLflow is the optional extra [mlflow]: pip install 'hyperplug[mlflow]'"
+)
 
 pytestmark = pytest.mark.e2e
 
