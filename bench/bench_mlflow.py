@@ -6,17 +6,19 @@ MLflow is measured twice: on a local ``sqlite:///`` store, and on a real ``mlflo
 this script starts on loopback (``--no-server`` skips it). Each MLflow store is created
 by the warm-up, so the studies measure the runs, not MLflow's one-time database setup.
 Runs alternate (sqlite, mlflow-sqlite, mlflow-server, sqlite, ...) after one warm-up of
-each, so machine noise hits all alike. The MLflow figures include closing the tracker,
-i.e. waiting until every MLflow write is done. Prints seconds per trial for each, the
-difference per trial and the ratio against sqlite.
+each, so machine noise hits all alike. ``--wandb`` adds ``tracker=wandb`` (W&B offline,
+as bench_wandb.py) to the rotation: the other mirror's cost, measured under the same load.
+The mirrors' figures include closing the tracker, i.e. waiting until every write is done.
+Prints seconds per trial for each, the difference per trial and the ratio against sqlite.
 
-    .venv/bin/python bench/bench_mlflow.py [--trials 10] [--repeats 3] [--no-server]
+    .venv/bin/python bench/bench_mlflow.py [--trials 10] [--repeats 3] [--no-server] [--wandb]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import statistics
 import tempfile
 import time
@@ -39,6 +41,8 @@ def one_study(node: dict[str, Any], trials: int, data: Any) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         start = time.perf_counter()
+        if node["name"] == "wandb":
+            node = {**node, "dir": str(root / "wandb")}
         tracker = build("tracker", **node, path=str(root / "hp.db"))
         tuner = GridTuner(
             metadata_tracker=tracker,
@@ -59,6 +63,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-server", action="store_true", help="skip the mlflow server")
+    parser.add_argument("--wandb", action="store_true", help="add tracker=wandb (offline)")
     args = parser.parse_args()
     data = build("splitter", name="stratified").split_data(build("dataset", name="digits").load())
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
@@ -69,6 +74,9 @@ def main() -> None:
         if not args.no_server:
             server = stack.enter_context(local_server(Path(tmp) / "server"))
             nodes["mlflow-server"] = {"name": "mlflow", "uri": server.url}
+        if args.wandb:
+            os.environ.update(WANDB_MODE="offline", WANDB_SILENT="true")
+            nodes["wandb"] = {"name": "wandb"}
         for node in nodes.values():  # warm-up: imports, MLflow's store and experiment
             one_study(node, 1, data)
         times: dict[str, list[float]] = {name: [] for name in nodes}
