@@ -94,7 +94,7 @@ class LocalStore(ResourceVersionControl):
         if isinstance(aliases, str):  # one alias, not its letters
             aliases = (aliases,)
         aliases = tuple(dict.fromkeys(check_alias(alias) for alias in aliases))
-        payload = _serialize_weights(name, weights)
+        payload = serialize_weights(name, weights)
         meta = VersionMeta(**json.loads(to_json(attrs.asdict(meta), f"metadata of model '{name}'")))
         model_dir = self.root / name
         tmp = temp_path(model_dir)
@@ -149,9 +149,6 @@ class LocalStore(ResourceVersionControl):
         return _read_version(model_dir, number, _read_aliases(model_dir))
 
     def load(self, ref: str) -> tuple[dict[str, np.ndarray], ModelVersion]:
-        from safetensors import SafetensorError
-        from safetensors.numpy import load
-
         version = self.get(ref)
         path = self.root / version.name / f"v{version.version}" / WEIGHTS
         try:
@@ -161,18 +158,7 @@ class LocalStore(ResourceVersionControl):
                 f"cannot read weights of model version '{version.ref}' at '{path}': "
                 f"{error.strerror or error}"
             ) from error
-        # Hash and parse the very same bytes, so nothing can change between check and use.
-        if hashlib.sha256(payload).hexdigest() != version.sha256:
-            raise StorageError(
-                f"weights of model version '{version.ref}' do not match their sha256 "
-                f"(file '{path}' was modified or damaged)"
-            )
-        try:
-            return load(payload), version
-        except SafetensorError as error:
-            raise StorageError(
-                f"cannot parse weights of model version '{version.ref}': {error}"
-            ) from error
+        return parse_weights(payload, version, f"file '{path}'"), version
 
     def list_versions(self, name: str | None = None) -> list[ModelVersion]:
         """All versions of ``name`` (none if it has no versions), or of every model."""
@@ -306,7 +292,27 @@ def _to_json(record: ModelVersion) -> dict[str, Any]:
     return data
 
 
-def _serialize_weights(name: str, weights: Mapping[str, np.ndarray]) -> bytes:
+def parse_weights(payload: bytes, version: ModelVersion, where: str) -> dict[str, np.ndarray]:
+    """The arrays of a version's safetensors bytes, read from ``where``, after their sha256
+    is checked: hashed and parsed from the very same bytes, so nothing can change between
+    check and use. Never pickle."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load
+
+    if hashlib.sha256(payload).hexdigest() != version.sha256:
+        raise StorageError(
+            f"weights of model version '{version.ref}' do not match their sha256 "
+            f"({where} was modified or damaged)"
+        )
+    try:
+        return load(payload)
+    except SafetensorError as error:
+        raise StorageError(
+            f"cannot parse weights of model version '{version.ref}': {error}"
+        ) from error
+
+
+def serialize_weights(name: str, weights: Mapping[str, np.ndarray]) -> bytes:
     """The safetensors file's bytes, built in memory so a bad array fails before any write."""
     from safetensors import SafetensorError
     from safetensors.numpy import save
