@@ -9,7 +9,7 @@ studies and trials (experiments), a *metrics tracker* records per-epoch metrics,
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol
 
 import attrs
@@ -308,21 +308,24 @@ class ResourceVersionControl(abc.ABC):
 @attrs.frozen
 class DataRecipe:
     """How a worker gets the study's data: the dataset and splitter configs (each worker
-    builds the data once and checks its fingerprint), or the splits themselves, which a
-    backend hands each worker once (the local backend: one file every worker maps)."""
+    builds the data once and checks its fingerprint), or the splits themselves when the
+    caller handed data in (Python API), which a backend hands each worker once (the local
+    backend: one file every worker maps). ``data`` of a study whose trials are
+    ``TrialJob``s is what they share instead of splits (the Hydra sweeper's app); a
+    backend sends it like splits, once per worker."""
 
     fingerprint: str
     dataset: dict[str, Any] | None = None
     splitter: dict[str, Any] | None = None
-    data: DataSplits | None = None
+    data: DataSplits | Any | None = None
 
 
 @attrs.frozen
 class TrialTask:
-    """One trial to run: ``algo`` is a registered trainer name or a trainer class
-    (importable, so that a worker process can unpickle it); ``trainer_config`` is the
-    trainer's full config (defaults + params). The trainer stages its best weights in
-    ``stage_dir`` (see ``hyperplug.staging``)."""
+    """One trial to run: ``algo`` is a registered trainer name, a trainer class
+    (importable, so that a worker process can unpickle it) or a ``TrialJob``;
+    ``trainer_config`` is the trainer's full config (defaults + params). The trainer
+    stages its best weights in ``stage_dir`` (see ``hyperplug.staging``)."""
 
     trial_id: int
     algo: Any
@@ -342,6 +345,21 @@ class TrialEnd:
     trial_id: int
     error: str | None = None
     staged: bool = False
+    #: what a ``TrialJob`` hands back to the driver besides its reports (picklable)
+    result: Any = None
+
+
+class TrialJob(abc.ABC):
+    """What a trial runs instead of a trainer, as its task's ``algo`` (the Hydra sweeper's
+    jobs are ones). A backend runs it like any trial, through
+    ``hyperplug.trial_runner.execute_trial``: ``run`` gets the study's shared data
+    (``DataRecipe.data``) and a ``report(epoch, metrics) -> bool`` to call every epoch,
+    and returns the trial's end. It is pickled to the worker with its task."""
+
+    @abc.abstractmethod
+    def run(
+        self, task: TrialTask, data: Any, report: Callable[[int, Mapping[str, float]], bool]
+    ) -> TrialEnd: ...
 
 
 class TrialDriver(Protocol):
@@ -369,10 +387,21 @@ class Backend(abc.ABC):
     workers starts them there, so that their start-up overlaps the study's own.
     """
 
+    #: a study of one trial runs it in the study process instead (a worker would only
+    #: add its start-up); False for a backend whose trials must run where it puts them
+    #: (a cloud instance with the GPU the user asked for)
+    inline_single_trial: ClassVar[bool] = True
+
+    def check(self) -> None:  # noqa: B027 - optional, nothing to check by default
+        """Raise a ``ConfigError`` for what only the machines it runs on can tell (a
+        cluster that does not answer, a trial asking for more than any node has); a study
+        calls it before it records anything."""
+
     def warm_up(self, trainers: Sequence[Any] = ()) -> None:  # noqa: B027 - optional hook
         """Start what can start before the data exists; ``trainers`` (names or classes)
         are the study's, for a worker to import ahead of its first trial. The caller
-        calls ``shutdown`` afterwards even when ``start`` never comes."""
+        calls ``shutdown`` afterwards even when ``start`` never comes. Optional: nothing
+        to start by default."""
 
     @abc.abstractmethod
     def start(self, recipe: DataRecipe, driver: TrialDriver) -> None: ...

@@ -138,6 +138,11 @@ class Study:
             )
         return detect_shift(self.build("detector"), self.build("vcs"), str(self.cfg["model"]), data)
 
+    def _inline_single_trial(self) -> bool:
+        """Whether the configured backend lets a one-trial study run in this process."""
+        factory = self.configured["backend"][0].factory
+        return bool(getattr(factory, "inline_single_trial", True))
+
     def build(self, kind: str) -> Any:
         component, config = self.configured[kind]
         return component.build(config)
@@ -202,8 +207,12 @@ class Study:
 
     def uses_backend(self, space: SearchSpace) -> bool:
         """Whether trials run on the configured backend; not a single trial, for which a
-        worker process would only add its start-up (it runs inline)."""
-        return "backend" in self.configured and not (space.finite and len(space.grid()) == 1)
+        worker process would only add its start-up (it runs inline), unless the backend
+        says its trials must run where it puts them (``inline_single_trial``)."""
+        if "backend" not in self.configured:
+            return False
+        single = space.finite and len(space.grid()) == 1
+        return not (single and self._inline_single_trial())
 
     def warm_backend(self, swept: list[str] | None = None) -> None:
         """Build the study's backend and start its workers now (``Backend.warm_up`` with

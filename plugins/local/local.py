@@ -19,10 +19,10 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import attrs
 
@@ -85,15 +85,6 @@ def death_reason(process: Any) -> str:
 
 
 class LocalBackend(Backend):
-    """Subclasses run other jobs in the same worker pool by changing what a worker runs
-    (``worker_target``, ``worker_setup``) and what ``submit`` sends it (``job_message``);
-    the pipe protocol stays: ready, report/answer, end, broken."""
-
-    #: the function each worker process runs: ``(connection, setup) -> None``
-    worker_target: ClassVar[Callable[[Connection, Any], None]] = staticmethod(worker_main)
-    #: how errors name the backend
-    label: ClassVar[str] = "backend.local"
-
     def __init__(self, config: LocalBackendConfig) -> None:
         if config.n_workers < 1:
             raise ConfigError("backend.n_workers must be >= 1")
@@ -117,15 +108,6 @@ class LocalBackend(Backend):
 
     # ------------------------------------------------------------------ workers
 
-    def worker_setup(self, index: int) -> Any:
-        """What worker ``index`` gets, pickled, when it starts."""
-        assert self.setup is not None
-        return attrs.evolve(self.setup, gpu=index % self.gpus if self.gpus else None)
-
-    def job_message(self, task: TrialTask) -> tuple[Any, ...]:
-        """What ``submit`` sends a free worker for ``task``."""
-        return ("trial", task)
-
     def start_method(self) -> str:
         """``fork`` copies the study process: only where no other thread holds a lock
         the copy would inherit, and before torch (its thread pools) is loaded there."""
@@ -138,16 +120,21 @@ class LocalBackend(Backend):
         return "fork" if safe else "spawn"
 
     def _spawn(self, index: int) -> Worker:
+        assert self.setup is not None
+        setup = attrs.evolve(self.setup, gpu=index % self.gpus if self.gpus else None)
         method = self.start_method()
         context = multiprocessing.get_context(method)
         parent, child = context.Pipe()
-        self.parent_ends.append(parent)
-        target: Callable[..., None] = type(self).worker_target
-        args: tuple[Any, ...] = (child, self.worker_setup(index))
+        self.parent_ends = [c for c in self.parent_ends if not c.closed] + [parent]
+        target: Any = worker_main
+        args: tuple[Any, ...] = (child, setup)
         if method == "fork":
-            target, args = _forked, (type(self).worker_target, tuple(self.parent_ends), *args)
+            target, args = _forked, (tuple(self.parent_ends), *args)
         process = context.Process(
-            target=target, args=args, name=f"hyperplug-worker-{index}", daemon=True
+            target=target,
+            args=args,
+            name=f"hyperplug-worker-{index}",
+            daemon=True,
         )
         with _sigint_ignored():
             process.start()
@@ -193,9 +180,8 @@ class LocalBackend(Backend):
         last = self.ran_on.get(task.trial_id)
         worker = next((w for w in free if w.index != last), free[0])
         self.ran_on[task.trial_id] = worker.index
-        message = self.job_message(task)
         try:
-            worker.conn.send(message)
+            worker.conn.send(("trial", task))
         except OSError:  # it died while idle
             self._replace(worker)
             self.submit(task)
@@ -242,7 +228,7 @@ class LocalBackend(Backend):
             self.stopping.discard(end.trial_id)
             self.driver.on_end(end)
         elif kind == "broken":
-            raise HyperplugError(f"{self.label}: a worker could not start: {message[1]}")
+            raise HyperplugError(f"backend.local: a worker could not start: {message[1]}")
 
     def _replace(self, worker: Worker) -> None:
         """A dead worker: fail its trial, start another in its place."""
@@ -284,12 +270,12 @@ class LocalBackend(Backend):
             self.shared = None
 
 
-def _forked(target: Callable[..., None], inherited: tuple[Connection, ...], *args: Any) -> None:
+def _forked(inherited: tuple[Connection, ...], conn: Connection, setup: WorkerSetup) -> None:
     """A forked worker first closes the study process's pipe ends it inherited, so that
     when the study process dies its own pipe reads end-of-file and it ends."""
     for connection in inherited:
         connection.close()
-    target(*args)
+    worker_main(conn, setup)
 
 
 @contextlib.contextmanager

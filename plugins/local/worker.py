@@ -63,9 +63,8 @@ def warm_trainers(trainers: tuple[Any, ...], manager: Any) -> None:
 
 def worker_main(conn: Connection, setup: WorkerSetup) -> None:
     from hyperplug.plugin_manager import get_plugin_manager
-    from hyperplug.plugins.local.data import load_recipe
     from hyperplug.plugins.local.shared_data import read_shared
-    from hyperplug.trial_runner import execute_trial, first_line
+    from hyperplug.trial_runner import execute_trial, first_line, load_recipe
 
     try:
         _configure_devices(setup)
