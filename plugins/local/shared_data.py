@@ -10,6 +10,7 @@ blocking on a pipe until a still-starting worker reads megabytes from it.
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import pickle
@@ -22,12 +23,19 @@ _HEADER = struct.Struct("<QQ")  # pickle length, buffer count
 _LENGTH = struct.Struct("<Q")
 
 
+#: ``hyperplug-data-<pid of the writing process>-<random>.bin``
+_PREFIX = "hyperplug-data-"
+
+
 def write_shared(obj: Any, directory: str | None = None) -> Path:
     """Write ``obj`` to a new file (in ``directory``, else the temp directory); the caller
-    removes it (a worker that mapped it keeps its mapping)."""
+    removes it (a worker that mapped it keeps its mapping). Files there left by a study
+    process that was killed before it could remove its own are removed first."""
+    folder = Path(directory or tempfile.gettempdir())
+    remove_stale(folder)
     buffers: list[pickle.PickleBuffer] = []
     payload = pickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
-    handle, name = tempfile.mkstemp(prefix="hyperplug-data-", suffix=".bin", dir=directory)
+    handle, name = tempfile.mkstemp(prefix=f"{_PREFIX}{os.getpid()}-", suffix=".bin", dir=folder)
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(_HEADER.pack(len(payload), len(buffers)))
@@ -58,3 +66,23 @@ def read_shared(path: str | Path) -> Any:
         buffers.append(view[offset : offset + length])
         offset += length
     return pickle.loads(payload, buffers=buffers)
+
+
+def remove_stale(folder: Path) -> None:
+    """Remove the data files in ``folder`` whose writing process is gone (killed: it
+    removes its own otherwise); a file of a live process, or another user's, stays."""
+    for path in folder.glob(f"{_PREFIX}*-*.bin"):
+        pid = path.name[len(_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
