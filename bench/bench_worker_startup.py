@@ -1,12 +1,18 @@
-"""A local worker's start-up to its first trial's first report, phase by phase, against a
-bare spawned process that imports torch and trains the same MLP epoch by hand.
+"""A spawned local worker's start-up to its first trial's first report, phase by phase,
+against a bare spawned process that imports torch and trains the same MLP epoch by hand.
 
-The worker side runs what ``hyperplug.plugins.local.worker.worker_main`` runs, timed:
+The worker side runs the steps of ``hyperplug.plugins.local.worker.worker_main``, timed:
 the spawn (a fresh interpreter unpickling its arguments), ``import hyperplug``, the
-plugin manager, the data (sent pickled, as the local backend does for data up to 64 MiB,
-or built from the digits recipe with ``--build-data``), then one trial of the ``mlp``
-trainer (``import torch`` happens there) up to its first report. The reference pays the
-interpreter, torch and the epoch, nothing else. Both alternate, ``--repeats`` times each.
+plugin manager, the data (pickled into the spawn's arguments, or built from the digits
+recipe with ``--build-data``), then one trial of the ``mlp`` trainer (``import torch``
+happens there) up to its first report. The reference pays the interpreter, torch and the
+epoch, nothing else. Both alternate, ``--repeats`` times each.
+
+The local backend itself now maps the data from a file written once (``shared_data``),
+starts its workers before the data exists (``warm_up``: torch is imported before the
+first trial) and forks them where it is safe (no spawn, no second import of hyperplug);
+``bench_fast_start.py`` measures that path end to end. This one keeps the cold, spawned
+start-up that a worker pays without those.
 """
 
 from __future__ import annotations
