@@ -390,8 +390,8 @@ def run_study(
     command line does not: it only shows the version). An update with a ``detector``
     whose test finds no shift returns ``UpdateSkipped``."""
     study = Study.from_config(cfg, manager, overrides)
-    study.warm_backend(swept)  # workers start while the data loads
     try:
+        study.warm_backend(swept)  # workers start while the data loads
         data = study.load_data()  # a missing or broken dataset fails before anything is written
         tested = study.test_drift(data)
         if tested is not None and not tested[0].shift:
