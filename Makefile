@@ -1,11 +1,12 @@
 # make demo: create .venv, install hyperplug, run the digits grid study.
 # make test: create .venv if needed, run the whole test suite.
+# make docs: build the documentation site into site/, strictly (CI runs it).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test lint format docs bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +27,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# strict: a broken link or anchor, a page left out of the nav, or a public name of the API
+# reference without a docstring fails the build. `python -m mkdocs`, not the mkdocs
+# script: the script's folder (.venv/bin) would come first on sys.path, and griffe would
+# take the `hyperplug` console script there for the package.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict
+
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
@@ -34,4 +42,4 @@ bench: $(STAMP)
 	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) .hyperplug .pytest_cache .ruff_cache
+	rm -rf $(VENV) .hyperplug .pytest_cache .ruff_cache site

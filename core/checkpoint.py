@@ -51,8 +51,11 @@ class SavedCheckpoint:
     """What ``TrialCheckpoint.save`` wrote at the end of ``epoch``."""
 
     epoch: int
+    """The epoch it was saved after."""
     arrays: dict[str, np.ndarray]
+    """The arrays the trainer saved, read back from safetensors."""
     state: dict[str, Any]
+    """The JSON state the trainer saved."""
 
 
 class TrialCheckpoint:
@@ -60,8 +63,9 @@ class TrialCheckpoint:
 
     def __init__(self, trial_dir: str | Path) -> None:
         self.directory = Path(trial_dir) / DIRECTORY
-        #: the epoch ``load`` found (None: the trial starts from scratch)
+        """Where the checkpoint's files are."""
         self.resumed_epoch: int | None = None
+        """The epoch ``load`` found (None: the trial starts from scratch)."""
 
     def save(self, epoch: int, arrays: Mapping[str, np.ndarray], state: Mapping[str, Any]) -> None:
         """Keep ``arrays`` and ``state`` as the trial's state after ``epoch``."""
@@ -98,6 +102,7 @@ class TrialCheckpoint:
         return saved
 
     def remove(self) -> None:
+        """Delete the checkpoint (the study engine does, once the trial has ended)."""
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
