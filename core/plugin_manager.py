@@ -22,7 +22,7 @@ import attrs
 import pluggy
 
 from hyperplug import hookspecs
-from hyperplug.api_version import api_problem, declared_api
+from hyperplug.api_version import api_problem, declared_api, parse_api_version
 from hyperplug.components import KINDS, Component
 from hyperplug.errors import ConfigError, PluginError, did_you_mean
 
@@ -280,8 +280,16 @@ class PluginManager:
 
 
 def _api_label(plugin: object) -> str | None:
+    """The hook API version a plugin declares, as ``MAJOR.MINOR`` (``"1"`` shows as
+    ``1.0``, what it means); a value that does not parse is shown as it is."""
     declared = declared_api(plugin)
-    return None if declared is None else str(declared)
+    if declared is None:
+        return None
+    try:
+        major, minor = parse_api_version(declared)
+    except ValueError:
+        return str(declared)
+    return f"{major}.{minor}"
 
 
 def _hook_names() -> list[str]:

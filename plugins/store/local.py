@@ -56,6 +56,10 @@ class LocalStoreConfig:
     #: the directory holding one folder per model; created by the first study that uses it
     root: str = ".hyperplug/models"
 
+    def records_location(self) -> tuple[str, str]:
+        """The store's folder, which the inspection commands read."""
+        return "root", self.root
+
 
 class LocalStore(ResourceVersionControl):
     """Immutable model versions on the local file system; see the module docstring."""
