@@ -88,6 +88,15 @@ def warn_on_stderr() -> None:
     log.propagate = False
 
 
+def silence_warnings() -> None:
+    """Log no plugin problems in this process: a worker process calls it before it loads
+    the plugins, since the study process has reported every problem once already (and
+    Python would print them to stderr without the ``hyperplug: warning:`` prefix). A
+    backend that runs trials in processes of its own calls it there too."""
+    log.handlers[:] = [logging.NullHandler()]
+    log.propagate = False
+
+
 def _error_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

@@ -33,8 +33,10 @@ def job_worker_main(conn: Connection, setup: JobWorkerSetup) -> None:
     from hydra.core.singleton import Singleton
     from hydra.core.utils import setup_globals
 
+    from hyperplug.plugin_manager import silence_warnings
     from hyperplug.trial_runner import first_line
 
+    silence_warnings()  # the sweep's process reports plugin problems, once
     try:
         task_function, hydra_context, singletons = cloudpickle.loads(setup.payload)
         setup_globals()
