@@ -42,9 +42,7 @@ class DirTrackerPlugin:
 
     @hookimpl
     def register_trackers(self) -> list[Component]:
-        return [
-            Component("tracker", "dirtracker", build_dir_tracker, DirTrackerConfig, "a folder")
-        ]
+        return [Component("tracker", "dirtracker", build_dir_tracker, DirTrackerConfig, "a folder")]
 
 
 @pytest.fixture
