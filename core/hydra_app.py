@@ -87,7 +87,9 @@ def _run_job(cfg: Any) -> float | None:
         return run_sweep_job(cfg, Path(hydra_cfg.sweep.dir), swept)
     view = LiveView(str(cfg.perf_metric))
     try:
-        result = run_study(cfg, view=view, overrides=list(hydra_cfg.overrides.task), swept=swept)
+        result = run_study(
+            cfg, view=view, overrides=list(hydra_cfg.overrides.task), swept=swept, restore=False
+        )
     finally:
         view.close()
     if isinstance(result, UpdateSkipped):  # detector=: the data has not shifted

@@ -374,12 +374,14 @@ def run_study(
     view: Any = None,
     overrides: Sequence[str] = (),
     swept: list[str] | None = None,
+    restore: bool = True,
 ) -> StudyResult | UpdateSkipped:
     """Run (or resume) a whole study from a composed config and save its winner (an
     update when the config chooses an updater). ``overrides``: the command line's;
     ``swept``: the keys among them that are the one trial's params (``trainer.lr``), as
-    a sweep job's are. An update with a ``detector`` whose test finds no shift returns
-    ``UpdateSkipped``."""
+    a sweep job's are; ``restore``: restore the winning model into ``result.model`` (the
+    command line does not: it only shows the version). An update with a ``detector``
+    whose test finds no shift returns ``UpdateSkipped``."""
     study = Study.from_config(cfg, manager, overrides)
     data = study.load_data()  # a missing or broken dataset fails before anything is written
     tested = study.test_drift(data)
@@ -387,6 +389,7 @@ def run_study(
         return UpdateSkipped(tested[1], tested[0])
     # an update takes the trainer keys of the command line as its training config
     tuner = study.tuner(swept=None if study.is_update else swept, view=view, data=data)
+    tuner.restore_winner = restore
     try:
         if tested is not None and isinstance(tuner, UpdateTuner):
             tuner.drift = drift_record(*tested)
@@ -423,6 +426,7 @@ def run_sweep_job(
         )
     data = study.load_data()
     tuner = study.tuner(sweep_study_name(study.settings, sweep_dir), swept, data=data)
+    tuner.restore_winner = False  # a sweep job returns its best value, not a model
     try:
         tuner.data_recipe = study.recipe(data)
         tuner.start_study()
@@ -495,6 +499,7 @@ def finish_sweep(
             study = Study.from_config({**study.cfg, "updater": updater}, manager)
     data = study.load_data() if study.is_update else None
     tuner = study.tuner(name, data=data)
+    tuner.restore_winner = False  # the sweep's end shows the version, not a model
     try:
         tuner.study = tuner.metadata_tracker.get_study(tuner.study_name)
         if isinstance(tuner, UpdateTuner):

@@ -152,6 +152,9 @@ class BaseHyperparameterTuner(abc.ABC):
         """The data of the run."""
         self.already_complete = False
         """True when ``run_experiment`` found the study already completed."""
+        self.restore_winner = True
+        """Restore the winning model for the caller (``run_experiment`` returns it); the
+        command line turns it off: it only shows the version."""
 
     def _default(self, kind: str, name: str) -> Any:
         component, config = configure(kind, {"name": name}, self.manager)
@@ -563,7 +566,7 @@ class Tuner(BaseHyperparameterTuner):
                 remove_staged(directory)
         return model
 
-    def promote(self, experiment: TrialRecord, directory: Path) -> ModelTrainer:
+    def promote(self, experiment: TrialRecord, directory: Path) -> ModelTrainer | None:
         """Version the winning trial from its staged files (weights, the test metrics its
         trial measured) with what the version keeps of its data when this process has the
         data (``hyperplug.update_state.kept_data``); set ``self.winner``, return the
@@ -571,10 +574,7 @@ class Tuner(BaseHyperparameterTuner):
         weights, record = load_staged(directory)
         algo = self.algos.get(experiment.trainer, experiment.trainer)
         spec = self.trainer_spec(algo)
-        # restored where the study runs, which need not be where the trial trained
-        model = restore_model(
-            spec, restore_config(spec, experiment.trainer_config), weights, record["info"]
-        )
+        model = self.restore_winner_model(spec, experiment.trainer_config, weights, record)
         arrays, kept = dict(weights), {}
         if self.data is not None:
             state, kept = kept_data(self.data, int(experiment.trainer_config.get("seed", 0)))
@@ -591,14 +591,33 @@ class Tuner(BaseHyperparameterTuner):
         )
         return model
 
-    def load_winner(self) -> ModelTrainer:
+    def restore_winner_model(
+        self,
+        spec: TrainerSpec,
+        trainer_config: Mapping[str, Any],
+        weights: Mapping[str, Any],
+        record: Mapping[str, Any],
+    ) -> ModelTrainer | None:
+        """The winning model, restored where the study runs (which need not be where the
+        trial trained); None when ``restore_winner`` is off (the command line shows the
+        version and never uses the model, and restoring imports the trainer's library)."""
+        if not self.restore_winner:
+            return None
+        config = restore_config(spec, trainer_config)
+        return restore_model(spec, config, weights, record["info"])
+
+    def load_winner(self) -> ModelTrainer | None:
         """The completed study's winning model, from the vcs."""
         assert self.study is not None and self.study.winner_version
+        if not self.restore_winner:
+            self.winner = self.resource_version_control.get(self.study.winner_version)
+            return None
         arrays, version = self.resource_version_control.load(self.study.winner_version)
         self.winner = version
         spec = self.trainer_spec(self.algos.get(version.meta.trainer, version.meta.trainer))
-        config = restore_config(spec, version.meta.trainer_config)
-        return restore_model(spec, config, arrays, version.meta.info)
+        return self.restore_winner_model(
+            spec, version.meta.trainer_config, arrays, {"info": version.meta.info}
+        )
 
 
 class GridTuner(Tuner):

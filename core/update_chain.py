@@ -39,7 +39,6 @@ from hyperplug.staging import load_staged
 from hyperplug.trainers import (
     Algo,
     TrainerSpec,
-    restore_config,
     restore_model,
     trainer_spec,
     trial_config,
@@ -195,7 +194,7 @@ class UpdateTuner(Tuner):
             return data
         return prepare_chunk(data, self.base, str(self.updater_config.get("new_classes", "grow")))
 
-    def run_experiment(self, data: DataSplits, *args: Any, **kwargs: Any) -> ModelTrainer:
+    def run_experiment(self, data: DataSplits, *args: Any, **kwargs: Any) -> ModelTrainer | None:
         chunk = self.prepare(data)
         if self.is_up_to_date(chunk):
             return self.load_parent()
@@ -215,7 +214,7 @@ class UpdateTuner(Tuner):
         parent = self.resource_version_control.get(self.base.parent)
         return parent.meta.updater is not None
 
-    def load_parent(self) -> ModelTrainer:
+    def load_parent(self) -> ModelTrainer | None:
         """Version N as this update's result: the update that made it ran on this chunk."""
         parent = self.resource_version_control.get(str(self.base.parent))
         self.already_complete = True
@@ -236,14 +235,15 @@ class UpdateTuner(Tuner):
 
     def restore(
         self, weights: Mapping[str, Any], info: Mapping[str, Any], config: Mapping[str, Any]
-    ) -> ModelTrainer:
+    ) -> ModelTrainer | None:
+        """The model, from the version or the staged trial alone (see restore_config);
+        None when ``restore_winner`` is off."""
         spec = self.trainer_spec(self.base.trainer)
-        # restored from the version or the staged trial alone (see restore_config)
-        return restore_model(spec, restore_config(spec, config), weights, info)
+        return self.restore_winner_model(spec, config, weights, {"info": info})
 
     # ------------------------------------------------------------------ promotion
 
-    def promote(self, experiment: TrialRecord, directory: Path) -> ModelTrainer:
+    def promote(self, experiment: TrialRecord, directory: Path) -> ModelTrainer | None:
         """Save the winning trial as version N+1: its weights, the updater's state, the
         next validation memory, and what the update did (``VersionMeta.update``)."""
         if not isinstance(self.data, UpdateData):

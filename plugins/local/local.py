@@ -14,6 +14,7 @@ import contextlib
 import multiprocessing
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection, wait
 from typing import Any, ClassVar
@@ -219,13 +220,18 @@ class LocalBackend(Backend):
             self.driver.on_end(TrialEnd(worker.trial.trial_id, reason))
 
     def shutdown(self) -> None:
-        """Idle workers exit; busy or still-starting ones are killed (their trials are
-        over for the engine)."""
+        """Idle workers are told to exit, all at once, and given ``shutdown_timeout_s``
+        together; busy or still-starting ones are killed (their trials are over for the
+        engine), as is any that has not exited by then."""
         for worker in self.workers:
             if worker.trial is None and worker.ready:
                 with contextlib.suppress(OSError):
                     worker.conn.send(("exit",))
-                worker.process.join(self.config.shutdown_timeout_s)
+            else:
+                worker.process.kill()
+        deadline = time.monotonic() + self.config.shutdown_timeout_s
+        for worker in self.workers:
+            worker.process.join(max(0.0, deadline - time.monotonic()))
             if worker.process.is_alive():
                 worker.process.kill()
                 worker.process.join()
