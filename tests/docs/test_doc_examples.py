@@ -354,7 +354,8 @@ def installed_examples(block: Block) -> Iterator[None]:
         pyproject = tomllib.loads((folder / "pyproject.toml").read_text())
         [(name, module)] = pyproject["project"]["entry-points"]["hyperplug"].items()
         sys.path.insert(0, str(folder / "src"))
-        manager.register(importlib.import_module(module), name, pyproject["project"]["name"])
+        if name not in manager.plugins:  # an egg-info of an earlier in-tree build lists it
+            manager.register(importlib.import_module(module), name, pyproject["project"]["name"])
     try:
         yield
     finally:

@@ -9,6 +9,7 @@ so that a failure never leaves it installed. No network: ``--no-deps --no-index
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -48,15 +49,22 @@ def is_installed(dist: str) -> bool:
 
 @contextmanager
 def installed(folder: str, dist: str) -> Iterator[None]:
-    """``pip install ./examples/<folder>`` for the duration of the block."""
+    """``pip install ./examples/<folder>`` for the duration of the block. Without build
+    isolation setuptools builds in the source folder: the ``build/`` and ``*.egg-info``
+    it leaves there are removed too (an egg-info next to the sources lists the plugin's
+    entry point to any process that puts ``src`` on its path, as tests/docs does)."""
     if is_installed(dist):
         pytest.skip(f"{dist} is installed already; this test would uninstall it")
+    source = ROOT / folder
+    before = {*source.glob("build"), *source.glob("src/*.egg-info")}
     try:
         result = pip("install", "--no-deps", "--no-index", "--no-build-isolation", f"./{folder}")
         assert result.returncode == 0, result.stdout + result.stderr
         yield
     finally:
         pip("uninstall", "--yes", dist)
+        for made in {*source.glob("build"), *source.glob("src/*.egg-info")} - before:
+            shutil.rmtree(made)
     assert not is_installed(dist)
 
 
