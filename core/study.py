@@ -21,7 +21,7 @@ from typing import Any
 
 import attrs
 
-from hyperplug.components import Component
+from hyperplug.components import KINDS, Component
 from hyperplug.config import (
     StudySettings,
     configure,
@@ -112,20 +112,8 @@ class Study:
         manager = manager or get_plugin_manager()
         cfg = to_plain(cfg)
         settings = study_settings(cfg)
-        kinds = (
-            "trainer",
-            "dataset",
-            "splitter",
-            "tracker",
-            "vcs",
-            "backend",
-            "optimizer",
-            "updater",
-            "scenario",
-            "detector",
-        )
         configured = {
-            kind: configure(kind, cfg[kind], manager) for kind in kinds if cfg.get(kind) is not None
+            kind: configure(kind, cfg[kind], manager) for kind in KINDS if cfg.get(kind) is not None
         }
         for kind in ("trainer", "dataset", "tracker", "vcs"):
             if kind not in configured:
