@@ -340,7 +340,11 @@ def test_hyperplug_command(
 @contextmanager
 def installed_examples(block: Block) -> Iterator[None]:
     """The example plugins a block installs first (``pip install ./examples/<name>``),
-    registered in this process for its commands."""
+    registered in this process for its commands; uninstalled afterwards, their config
+    nodes taken out of Hydra's ConfigStore too (a later test's worker process unpickles
+    the ConfigStore, and could not import a plugin that is no longer on the path)."""
+    from hydra.core.config_store import ConfigStore
+
     from hyperplug.plugin_manager import get_plugin_manager, reset_plugin_manager
 
     folders = [
@@ -350,10 +354,12 @@ def installed_examples(block: Block) -> Iterator[None]:
         yield
         return
     manager = get_plugin_manager()
+    added = []
     for folder in folders:
         pyproject = tomllib.loads((folder / "pyproject.toml").read_text())
         [(name, module)] = pyproject["project"]["entry-points"]["hyperplug"].items()
         sys.path.insert(0, str(folder / "src"))
+        added.append((name, module.split(".")[0]))
         if name not in manager.plugins:  # an egg-info of an earlier in-tree build lists it
             manager.register(importlib.import_module(module), name, pyproject["project"]["name"])
     try:
@@ -362,6 +368,22 @@ def installed_examples(block: Block) -> Iterator[None]:
         for folder in folders:
             sys.path.remove(str(folder / "src"))
         reset_plugin_manager()
+        for name, package in added:
+            forget_configs(ConfigStore.instance().repo, name, package)
+
+
+def forget_configs(repo: dict[str, Any], plugin: str, package: str) -> None:
+    """Take out of a ConfigStore tree the nodes a plugin provided and those of its
+    package's config classes."""
+    from omegaconf import OmegaConf
+
+    for key, value in list(repo.items()):
+        if isinstance(value, dict):
+            forget_configs(value, plugin, package)
+            continue
+        module = getattr(OmegaConf.get_type(value.node), "__module__", None) or ""
+        if value.provider == plugin or module.split(".")[0] == package:
+            del repo[key]
 
 
 def check_sweep(args: list[str], config_dir: Path | None) -> None:
