@@ -497,6 +497,11 @@ class Backend(abc.ABC):
     every worker; the engine always calls it.
     """
 
+    inline_single_trial: ClassVar[bool] = True
+    """A study of one trial runs it in the study process instead (a worker would only
+    add its start-up); False for a backend whose trials must run where it puts them (a
+    cloud instance with the GPU the user asked for)."""
+
     @abc.abstractmethod
     def start(self, recipe: DataRecipe, driver: TrialDriver) -> None:
         """Start the workers (once per study), each with the data ``recipe`` says, and

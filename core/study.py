@@ -144,6 +144,11 @@ class Study:
             )
         return detect_shift(self.build("detector"), self.build("vcs"), str(self.cfg["model"]), data)
 
+    def _inline_single_trial(self) -> bool:
+        """Whether the configured backend lets a one-trial study run in this process."""
+        factory = self.configured["backend"][0].factory
+        return bool(getattr(factory, "inline_single_trial", True))
+
     def build(self, kind: str) -> Any:
         component, config = self.configured[kind]
         return component.build(config)
@@ -225,7 +230,8 @@ class Study:
         grid = self.grid(swept)
         space = SearchSpace.parse(grid)
         backend = None  # inline: for one trial a worker process would only add its start-up
-        if "backend" in self.configured and not (space.finite and len(space.grid()) == 1):
+        single = space.finite and len(space.grid()) == 1
+        if "backend" in self.configured and not (single and self._inline_single_trial()):
             backend = self.build("backend")
         vcs = self.build("vcs")  # first: an unwritable store fails before the tracker writes
         tracker = self.build("tracker")

@@ -379,7 +379,11 @@ def update_tuner(
         if default is not None:
             component, config = configure("optimizer", default, manager)
             optimizer = component.build(config)
-    if space.finite and len(space.grid()) == 1:
+    if (
+        space.finite
+        and len(space.grid()) == 1
+        and getattr(tuner.get("backend"), "inline_single_trial", True)
+    ):
         tuner["backend"] = None  # one trial: a worker process would only add its start-up
     config = {
         "updater": dict(updater),

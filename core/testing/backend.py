@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
@@ -43,11 +43,22 @@ def task(trial_id: int, **config: Any) -> TrialTask:
 
 
 class BackendConformance(ComponentConformance):
-    """Subclass as ``class TestMyBackend(BackendConformance)`` and set ``component``."""
+    """Subclass as ``class TestMyBackend(BackendConformance)`` and set ``component``.
+
+    Set ``asynchronous = True`` for a backend whose trials run on without waiting for
+    the answer to their reports (a cloud job the study process polls): a False answer
+    stops such a trial soon after that epoch rather than at it, and its later epochs
+    still come back (its staged weights may come from them). The stop test then gives
+    its trial ``asynchronous_epochs`` epochs and checks that it ends well before them.
+    """
 
     kind = "backend"
     timeout_s: float = 120.0
     """Seconds a test may wait for its trials to end."""
+    asynchronous: ClassVar[bool] = False
+    """The backend's trials run on without waiting for the answers to their reports."""
+    asynchronous_epochs: ClassVar[int] = 300
+    """The epochs the stop test gives its trial when ``asynchronous``."""
 
     def run(self, backend: Backend, tasks: list[TrialTask], driver: RecordingDriver) -> None:
         """Drive ``backend`` like the engine: submit when a slot is free, poll until every
@@ -82,9 +93,16 @@ class BackendConformance(ComponentConformance):
         """A trial whose report is answered False reports no further epoch and ends without error;
         the others go on."""
         driver = RecordingDriver(stop_after={0: 1})
-        self.run(build(), [task(0), task(1)], driver)
-        assert driver.reports[0] == [1] and driver.reports[1] == [1, 2, 3]
+        epochs = self.asynchronous_epochs if self.asynchronous else 3
+        self.run(build(), [task(0, epochs=epochs), task(1)], driver)
+        assert driver.reports[1] == [1, 2, 3]
         assert [e.error for e in driver.ends[0]] == [None]
+        if not self.asynchronous:
+            assert driver.reports[0] == [1]
+            return
+        reported = driver.reports[0]
+        assert reported == list(range(1, len(reported) + 1)), reported
+        assert len(reported) < epochs // 2, f"stopped at epoch {len(reported)} of {epochs}"
 
     def test_a_failing_trial_ends_with_its_reason_and_others_go_on(self, build: Any) -> None:
         """A trial whose trainer config is bad ends with a one-line error naming the key; the other

@@ -1,0 +1,23 @@
+"""Amazon SageMaker: ``backend=sagemaker`` runs every trial as one SageMaker training job
+(docs/backends.md#sagemaker). boto3 (the ``[sagemaker]`` extra) is imported only when the
+backend is built."""
+
+from __future__ import annotations
+
+from hyperplug import hookimpl
+from hyperplug.components import Component
+from hyperplug.plugins.sagemaker.backend import SageMakerBackend
+from hyperplug.plugins.sagemaker.config import SageMakerBackendConfig
+
+
+@hookimpl
+def register_backends() -> list[Component]:
+    return [
+        Component(
+            kind="backend",
+            name="sagemaker",
+            factory=SageMakerBackend,
+            config_class=SageMakerBackendConfig,
+            description="runs every trial as an Amazon SageMaker training job",
+        )
+    ]
