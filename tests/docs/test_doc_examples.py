@@ -308,8 +308,11 @@ SHELL_COMMANDS = [
 
 
 def test_shell_commands_other_than_hyperplug_name_what_exists() -> None:
-    """``make`` targets are the Makefile's, ``pip install ./path`` paths exist."""
+    """``make`` targets are the Makefile's, ``pip install ./path`` paths exist, and
+    ``pip install 'hyperplug[extra]'`` extras are pyproject.toml's."""
     makefile = (ROOT / "Makefile").read_text()
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    extras = pyproject["project"]["optional-dependencies"]
     for block in SHELL:
         for words in commands(block):
             if words[0] == "make":
@@ -318,6 +321,9 @@ def test_shell_commands_other_than_hyperplug_name_what_exists() -> None:
             if words[:2] == ["pip", "install"]:
                 for path in [w for w in words[2:] if w.startswith("./")]:
                     assert (ROOT / path).exists(), f"{block.id}: {path} does not exist"
+                for word in [w for w in words[2:] if w.startswith("hyperplug[")]:
+                    for extra in word.removeprefix("hyperplug[").rstrip("]").split(","):
+                        assert extra in extras, f"{block.id}: no extra {extra!r}"
 
 
 @pytest.mark.parametrize(
@@ -348,7 +354,11 @@ def installed_examples(block: Block) -> Iterator[None]:
     from hyperplug.plugin_manager import get_plugin_manager, reset_plugin_manager
 
     folders = [
-        ROOT / w for words in commands(block) if words[:2] == ["pip", "install"] for w in words[2:]
+        ROOT / w
+        for words in commands(block)
+        if words[:2] == ["pip", "install"]
+        for w in words[2:]
+        if w.startswith("./")
     ]
     if not folders:
         yield
