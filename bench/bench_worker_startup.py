@@ -30,7 +30,7 @@ def worker(conn: Connection, spawned: float, data: Any, recipe: Any) -> None:
 
     manager = get_plugin_manager()
     marks.append(time.time())
-    from hyperplug.plugins.local.data import load_recipe
+    from hyperplug.trial_runner import load_recipe
 
     data = load_recipe(recipe) if data is None else data
     marks.append(time.time())

@@ -31,14 +31,15 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 import numpy as np
+
+from hyperplug.atomic import atomic_file, replace_atomically
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +62,16 @@ class SavedCheckpoint:
 class TrialCheckpoint:
     """The checkpoint of one trial, in ``<trial dir>/checkpoint``."""
 
-    def __init__(self, trial_dir: str | Path) -> None:
+    def __init__(
+        self, trial_dir: str | Path, on_save: Callable[[Path], None] | None = None
+    ) -> None:
         self.directory = Path(trial_dir) / DIRECTORY
         """Where the checkpoint's files are."""
         self.resumed_epoch: int | None = None
         """The epoch ``load`` found (None: the trial starts from scratch)."""
+        self.on_save = on_save
+        """Called with the directory once a save is complete (a backend whose workers do
+        not share the study's filesystem sends the checkpoint to the study process)."""
 
     def save(self, epoch: int, arrays: Mapping[str, np.ndarray], state: Mapping[str, Any]) -> None:
         """Keep ``arrays`` and ``state`` as the trial's state after ``epoch``."""
@@ -74,14 +80,15 @@ class TrialCheckpoint:
         self.directory.mkdir(parents=True, exist_ok=True)
         name = f"arrays-{int(epoch)}.safetensors"
         contiguous = {key: np.ascontiguousarray(value) for key, value in arrays.items()}
-        save_file(contiguous, str(self.directory / name))
+        with atomic_file(self.directory / name) as tmp:
+            save_file(contiguous, str(tmp))
         record = {"epoch": int(epoch), "arrays": name, "state": dict(state)}
-        tmp = self.directory / f".{RECORD}.{os.getpid()}"
-        tmp.write_text(json.dumps(record))
-        tmp.replace(self.directory / RECORD)
+        replace_atomically(self.directory / RECORD, json.dumps(record).encode())
         for old in self.directory.glob("arrays-*.safetensors"):
             if old.name != name:
                 old.unlink(missing_ok=True)
+        if self.on_save is not None:
+            self.on_save(self.directory)
 
     def load(self) -> SavedCheckpoint | None:
         """The last checkpoint, or None when there is none (or it cannot be read: the

@@ -28,11 +28,12 @@ def compose(overrides: Sequence[str]) -> Any:
     from hydra import compose as hydra_compose
     from hydra import initialize_config_module
 
-    from hyperplug.hydra_app import CONFIG_MODULE, CONFIG_NAME, register_configs
+    from hyperplug.hydra_app import CONFIG_MODULE, inspection_config_name, register_configs
 
     register_configs()
+    name = inspection_config_name()
     with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
-        return hydra_compose(config_name=CONFIG_NAME, overrides=list(overrides))
+        return hydra_compose(config_name=name, overrides=list(overrides))
 
 
 #: what the records of each kind the commands read are called
@@ -70,7 +71,8 @@ def _build(cfg: Any, kind: str) -> Any:
 
 def show_plugins(_: list[str], __: Any) -> int:
     """Two tables: the plugins (distribution, version, hook API, status) and the component
-    options they add; then every problem, one full line each."""
+    options they add; then every problem, and every extra a plugin needs that is not
+    installed (with the command that installs it), one full line each."""
     from rich import box
     from rich.table import Table
 
@@ -80,7 +82,8 @@ def show_plugins(_: list[str], __: Any) -> int:
     for column in ("plugin", "distribution", "version", "hook API", "status"):
         plugins.add_column(column, no_wrap=True)
     for info in sorted(manager.plugins.values(), key=lambda p: p.name):
-        plugins.add_row(info.name, info.distribution, info.version, info.api or "-", info.status)
+        status = f"needs \\[{info.extra}]" if info.status == "needs extra" else info.status
+        plugins.add_row(info.name, info.distribution, info.version, info.api or "-", status)
     components = Table(
         title="components (choose with KIND=NAME)", title_justify="left", box=box.SIMPLE
     )
@@ -99,6 +102,11 @@ def show_plugins(_: list[str], __: Any) -> int:
         console.print("problems:", markup=False, highlight=False)
     for problem in registry.problems:
         console.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
+    without = [p for p in manager.plugins.values() if p.status == "needs extra"]
+    if without:
+        console.print("extras not installed:", markup=False, highlight=False)
+    for info in sorted(without, key=lambda p: p.name):
+        console.print(f"  {info.error}", markup=False, highlight=False, soft_wrap=True)
     return 0
 
 

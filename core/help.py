@@ -13,7 +13,8 @@ import string
 import sys
 from typing import Any
 
-from hyperplug.hydra_app import CONFIG_MODULE, CONFIG_NAME, register_configs
+from hyperplug.hydra_app import CONFIG_MODULE, inspection_config_name, register_configs
+from hyperplug.plugin_manager import get_plugin_manager
 
 HELP_FLAGS = ("--help", "-h")
 
@@ -38,6 +39,12 @@ def _group_lines(loader: Any, parent: str = "") -> list[str]:
     return lines
 
 
+def _without_extra_lines() -> list[str]:
+    """A line for each plugin that registers nothing for want of its extra."""
+    plugins = sorted(get_plugin_manager().plugins.values(), key=lambda p: p.name)
+    return [f"({p.error})" for p in plugins if p.status == "needs extra"]
+
+
 def app_help(overrides: list[str]) -> str:
     """The help text for the config composed with ``overrides``."""
     from hydra import compose, initialize_config_module
@@ -46,8 +53,8 @@ def app_help(overrides: list[str]) -> str:
 
     register_configs()
     with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
-        cfg = compose(CONFIG_NAME, overrides=overrides, return_hydra_config=True)
-        groups = _group_lines(GlobalHydra.instance().config_loader())
+        cfg = compose(inspection_config_name(), overrides=overrides, return_hydra_config=True)
+        groups = _group_lines(GlobalHydra.instance().config_loader()) + _without_extra_lines()
     template = str(cfg.hydra.help.template)
     app_cfg = OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"])
     return string.Template(template).safe_substitute(

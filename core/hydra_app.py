@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from hyperplug.atomic import atomic_file
 from hyperplug.errors import HyperplugError
 from hyperplug.plugin_manager import DISABLE_ENV, PluginManager, get_plugin_manager
 
@@ -36,6 +37,41 @@ def register_configs(manager: PluginManager | None = None) -> None:
                 package = _package_header(text)
                 node = OmegaConf.create(text)
             store.store(group=group, name=name, node=node, package=package, provider=plugin_name)
+
+
+#: the primary config without the defaults a missing extra leaves unfilled (see below)
+INSPECTION_CONFIG_NAME = "config_without_missing_extras"
+
+
+def inspection_config_name(manager: PluginManager | None = None) -> str:
+    """The primary config's name, or, when the plugin of one of its defaults needs an extra
+    that is not installed (``trainer: mlp`` without ``hyperplug[torch]``), the name of a
+    copy without those defaults, put in the ConfigStore: for what needs no trial
+    (``--help``, inspection commands), so that a bare install composes the rest.
+    (``~trainer`` cannot do it: Hydra takes an override of a group that no installed
+    plugin fills for an override of a config key.)"""
+    from importlib.resources import files
+
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
+
+    manager = manager or get_plugin_manager()
+    needs_extra = manager.registry.needs_extra
+    primary = OmegaConf.to_container(
+        OmegaConf.load(files(CONFIG_MODULE).joinpath(f"{CONFIG_NAME}.yaml"))
+    )
+    assert isinstance(primary, dict)
+    defaults = [
+        entry
+        for entry in primary.get("defaults", [])
+        if not (isinstance(entry, dict) and any(item in needs_extra for item in entry.items()))
+    ]
+    if len(defaults) == len(primary.get("defaults", [])):
+        return CONFIG_NAME
+    ConfigStore.instance().store(
+        name=INSPECTION_CONFIG_NAME, node={**primary, "defaults": defaults}
+    )
+    return INSPECTION_CONFIG_NAME
 
 
 def _package_header(yaml_text: str) -> str | None:
@@ -147,9 +183,8 @@ def redact_yaml_file(path: Path) -> None:
     plain = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
     cleaned = redact(plain)
     if cleaned != plain:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        OmegaConf.save(OmegaConf.create(cleaned), tmp)
-        os.replace(tmp, path)
+        with atomic_file(path) as tmp:
+            OmegaConf.save(OmegaConf.create(cleaned), tmp)
 
 
 def swept_keys(task_overrides: Any) -> list[str]:
@@ -215,15 +250,19 @@ def full_errors_wanted() -> bool:
 
 def explain_missing_option(message: str) -> str:
     """Hydra cannot find ``trainer/mlp`` when two plugins registered ``mlp`` (neither is
-    put in the ConfigStore): say that instead of listing the other options."""
+    put in the ConfigStore), or when the plugin that adds it needs an extra that is not
+    installed: say that instead of listing the other options."""
     import re
 
     from hyperplug.errors import PluginError
+    from hyperplug.extras import MissingExtraError
 
     match = re.search(r"Could not find '(\w+)/(\w+)'", message)
     if match:
         try:
             get_plugin_manager().registry.get(match[1], match[2])
+        except MissingExtraError as exc:
+            return str(exc)
         except PluginError as exc:
             return f"{exc}; disable one with {DISABLE_ENV}"
         except HyperplugError:

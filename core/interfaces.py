@@ -9,7 +9,7 @@ studies and trials (experiments), a *metrics tracker* records per-epoch metrics,
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol
 
 import attrs
@@ -426,7 +426,9 @@ class ResourceVersionControl(abc.ABC):
 class DataRecipe:
     """How a worker gets the study's data: the dataset and splitter configs (each worker
     builds the data once and checks its fingerprint), or the splits themselves when the
-    caller handed data in (Python API), pickled to each worker once."""
+    caller handed data in (Python API), pickled to each worker once. ``data`` of a study
+    whose trials are ``TrialJob``s is what they share instead of splits (the Hydra
+    sweeper's app); a backend sends it like splits, once per worker."""
 
     fingerprint: str
     """The ``DataSplits.fingerprint`` every worker's data must have."""
@@ -434,16 +436,17 @@ class DataRecipe:
     """The dataset's config node, to build the data from."""
     splitter: dict[str, Any] | None = None
     """The splitter's config node, to build the data from."""
-    data: DataSplits | None = None
-    """The splits themselves, when the caller handed them in."""
+    data: DataSplits | Any | None = None
+    """The splits themselves, when the caller handed them in; what a study's
+    ``TrialJob``s share."""
 
 
 @attrs.frozen
 class TrialTask:
-    """One trial to run: ``algo`` is a registered trainer name or a trainer class
-    (importable, so that a worker process can unpickle it); ``trainer_config`` is the
-    trainer's full config (defaults + params). The trainer stages its best weights in
-    ``stage_dir`` (see ``hyperplug.staging``)."""
+    """One trial to run: ``algo`` is a registered trainer name, a trainer class
+    (importable, so that a worker process can unpickle it) or a ``TrialJob``;
+    ``trainer_config`` is the trainer's full config (defaults + params). The trainer
+    stages its best weights in ``stage_dir`` (see ``hyperplug.staging``)."""
 
     trial_id: int
     """The tracker's id of the trial."""
@@ -473,6 +476,21 @@ class TrialEnd:
     """Why it failed, in one line; None: ``fit`` returned."""
     staged: bool = False
     """Whether its best weights are in the task's ``stage_dir``."""
+    result: Any = None
+    """What a ``TrialJob`` hands back to the driver besides its reports (picklable)."""
+
+
+class TrialJob(abc.ABC):
+    """What a trial runs instead of a trainer, as its task's ``algo`` (the Hydra sweeper's
+    jobs are ones). A backend runs it like any trial, through
+    ``hyperplug.trial_runner.execute_trial``: ``run`` gets the study's shared data
+    (``DataRecipe.data``) and a ``report(epoch, metrics) -> bool`` to call every epoch,
+    and returns the trial's end. It is pickled to the worker with its task."""
+
+    @abc.abstractmethod
+    def run(
+        self, task: TrialTask, data: Any, report: Callable[[int, Mapping[str, float]], bool]
+    ) -> TrialEnd: ...
 
 
 class TrialDriver(Protocol):
@@ -501,6 +519,11 @@ class Backend(abc.ABC):
     """A study of one trial runs it in the study process instead (a worker would only
     add its start-up); False for a backend whose trials must run where it puts them (a
     cloud instance with the GPU the user asked for)."""
+
+    def check(self) -> None:  # noqa: B027 - optional, nothing to check by default
+        """Raise a ``ConfigError`` for what only the machines it runs on can tell (a
+        cluster that does not answer, a trial asking for more than any node has); a study
+        calls it before it records anything."""
 
     @abc.abstractmethod
     def start(self, recipe: DataRecipe, driver: TrialDriver) -> None:

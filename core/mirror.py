@@ -6,16 +6,19 @@ study, trial and metric to ``primary`` first, then hands the record the primary 
 by the primary alone. A mirror that fails is reported once, by name, and left out from
 then on; the primary's record stays complete and the study goes on.
 
-The normal case is SQLite (primary) + Weights & Biases (mirror): ``tracker=wandb``. A
-mirror for another service (MLflow, ...) implements ``TrackerMirror`` and its component
-builds ``MirroredTracker(SQLiteTracker(...), [TheMirror(...)])`` the same way.
+The normal case is SQLite (primary) + a service as mirror: ``tracker=wandb``,
+``tracker=mlflow``. A mirror for another service implements ``TrackerMirror`` (usually
+through ``QueuedMirror``, which keeps the service's latency out of the trials) and its
+component builds ``MirroredTracker(SQLiteTracker(...), [TheMirror(...)])`` the same way.
 """
 
 from __future__ import annotations
 
 import abc
 import logging
-from collections.abc import Mapping, Sequence
+import queue
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from hyperplug.interfaces import (
@@ -28,6 +31,7 @@ from hyperplug.interfaces import (
 from hyperplug.secrets import redact_text
 
 log = logging.getLogger(__name__)
+_STOP = object()
 
 
 class TrackerMirror(abc.ABC):
@@ -46,6 +50,12 @@ class TrackerMirror(abc.ABC):
     @abc.abstractmethod
     def trial_started(self, study: StudyRecord, trial: TrialRecord) -> None: ...
 
+    def trial_reopened(self, study: StudyRecord, trial: TrialRecord) -> None:
+        """An ended trial runs again under its id (a rerun resumes or retries it); by
+        default the same as ``trial_started``. A mirror that keeps one record per trial
+        finds that record again here."""
+        self.trial_started(study, trial)
+
     @abc.abstractmethod
     def metrics_logged(self, trial_id: int, epoch: int, metrics: Mapping[str, float]) -> None: ...
 
@@ -57,6 +67,76 @@ class TrackerMirror(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional: nothing to flush by default
         """Flush what is pending; called once when the tracker closes."""
+
+
+class QueuedMirror(TrackerMirror):
+    """A mirror whose writes to its service run in order on one background thread.
+
+    A subclass turns each ``TrackerMirror`` call into ``submit(task, *args)``; the trial
+    only pays for putting an item on a queue, whatever the service's latency. The first
+    task that raises is reported in one warning line on the subclass's module logger (by
+    ``label``, naming ``record``, where the primary keeps the complete record) and every
+    later task is dropped: the service records nothing more of the study, the study goes
+    on. ``drain`` runs the tasks still queued and stops the thread; a subclass's
+    ``close`` calls it.
+    """
+
+    #: the background thread's name
+    thread_name: str = "hyperplug-mirror"
+
+    def __init__(self, record: str) -> None:
+        self.record = record
+        self.failed = False
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, task: Callable[..., None], *args: Any) -> None:
+        """Run ``task(*args)`` on the thread, after every task submitted before it."""
+        if self.failed:
+            return
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name=self.thread_name, daemon=True)
+            self._thread.start()
+        self._queue.put((task, args))
+
+    def idle(self) -> bool:
+        """No task waits behind the one running: a task that buffers writes (to send
+        several in one request while the thread is behind) sends them now."""
+        return self._queue.empty()
+
+    def drain(self, last: Callable[[], None] | None = None) -> bool:
+        """Run the queued tasks, then ``last``, and stop the thread. False when no task
+        was ever submitted (there was no thread, ``last`` is not run)."""
+        if self._thread is None:
+            return False
+        if last is not None:
+            self.submit(last)
+        self._queue.put(_STOP)
+        self._thread.join()
+        self._thread = None
+        return True
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            task, args = item
+            if self.failed:
+                continue
+            try:
+                task(*args)
+            except Exception as exc:  # reported once; the primary's record is unaffected
+                self.failed = True
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                logging.getLogger(type(self).__module__).warning(
+                    "%s failed, it records nothing more of this study (%s: %s); "
+                    "the local tracker's record in %s is complete",
+                    self.label,
+                    type(exc).__name__,
+                    redact_text(reason),
+                    self.record,
+                )
 
 
 class MirroredTracker(MetadataTracker, MetricsTracker):
@@ -128,8 +208,7 @@ class MirroredTracker(MetadataTracker, MetricsTracker):
 
     def reopen_trial(self, trial_id: int) -> TrialRecord:
         trial = self.primary.reopen_trial(trial_id)
-        study = self._study(trial.study_id)
-        self._mirror("trial_started", study, trial)
+        self._mirror("trial_reopened", self._study(trial.study_id), trial)
         return trial
 
     def _study(self, study_id: int) -> StudyRecord:

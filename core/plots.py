@@ -1,22 +1,39 @@
 """PNG plots of a study, written to its directory: learning curves (perf_metric per epoch,
 one line per trial) and the best perf_metric so far against time. matplotlib (Agg) is
-imported only here."""
+imported only here; without ``hyperplug[plots]`` no plot is drawn and the summary says
+why (``missing_note``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from hyperplug.extras import missing_extra_message
 from hyperplug.interfaces import MetricsTracker, StudyRecord, TrialRecord
+
+
+def missing_note() -> str | None:
+    """Why no plot is drawn (matplotlib is not installed), or None."""
+    return missing_extra_message("drawing PNG plots", "plots")
+
+
+def pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend (files only, no display)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def write_plots(
     directory: Path, study: StudyRecord, trials: list[TrialRecord], metrics: MetricsTracker
 ) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """The study's plots, written to ``directory``; none without ``hyperplug[plots]``."""
+    if missing_note():
+        return []
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     directory.mkdir(parents=True, exist_ok=True)

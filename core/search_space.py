@@ -4,7 +4,7 @@
 
 - a YAML list: a set of choices (what a grid enumerates),
 - a string ``loguniform(a, b)``, ``uniform(a, b)``, ``randint(a, b)``, ``lograndint(a, b)``
-  or ``choice(a, b, ...)`` (read by the small parser below, never ``eval``),
+  or ``choice(a, b, ...)`` (parsed with ``ast``: literals only, never evaluated),
 - anything else: a fixed value.
 
 Each trial belongs to one trainer and gets only that trainer's params. No Syne Tune
@@ -13,16 +13,20 @@ import here: the synetune plugin turns these dimensions into its domains.
 
 from __future__ import annotations
 
+import ast
 import itertools
 import json
 import math
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from hyperplug.errors import ConfigError, did_you_mean
+
+if TYPE_CHECKING:
+    from hyperplug.interfaces import PastTrial
 
 RANGES = ("uniform", "loguniform", "randint", "lograndint")
 """The range distributions a param may be drawn from: ``loguniform(1e-4, 1e-1)``."""
@@ -81,24 +85,31 @@ Dimension = Fixed | Choice | Range
 """One param's part of the space."""
 
 
-def _literal(text: str, where: str) -> Any:
-    """One argument: an int, a float, true/false/null, or a (quoted or bare) string."""
-    text = text.strip()
-    if not text:
-        raise ConfigError(f"{where}: empty argument")
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        return text[1:-1]
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered in ("null", "none"):
-        return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
+#: bare words that stand for YAML's constants, as in the rest of the config
+_WORDS = {"true": True, "false": False, "null": None, "none": None}
+
+
+def _arguments(spec: str, name: str, where: str) -> list[Any]:
+    """The arguments of ``name(...)``, parsed with the standard library's ``ast``: literals
+    only (numbers, quoted strings, lists, ...), never evaluated; a bare word is a string
+    (``choice(relu, gelu)``), or true/false/null. ``choice('a,b', c)`` is two values."""
+    try:
+        tree = ast.parse(spec.strip(), mode="eval").body
+    except SyntaxError as exc:
+        raise ConfigError(f"{where}: cannot read {spec.strip()!r}: {exc.msg}") from None
+    if not isinstance(tree, ast.Call) or tree.keywords:
+        raise ConfigError(f"{where}: {name}(...) takes values only, as in {name}(a, b)")
+    return [_literal(node, spec, where) for node in tree.args]
+
+
+def _literal(node: ast.expr, spec: str, where: str) -> Any:
+    if isinstance(node, ast.Name):
+        return _WORDS.get(node.id.lower(), node.id)
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        text = ast.get_source_segment(spec.strip(), node)
+        raise ConfigError(f"{where}: {text!r} is not a value (quote a string: '{text}')") from None
 
 
 def parse_dimension(spec: Any, where: str) -> Dimension:
@@ -119,7 +130,7 @@ def parse_dimension(spec: Any, where: str) -> Dimension:
             f"{where}: unknown distribution '{name}'{did_you_mean(name, DISTRIBUTIONS)}; "
             f"known: {', '.join(DISTRIBUTIONS)}"
         )
-    args = [_literal(part, where) for part in body.split(",")] if body.strip() else []
+    args = _arguments(spec, name, where)
     if name == "choice":
         if not args:
             raise ConfigError(f"{where}: choice() needs at least one value")
@@ -209,3 +220,17 @@ class SearchSpace:
             if isinstance(dim, Range) and not dim.contains(value):
                 return False
         return True
+
+
+def not_run(
+    points: Sequence[tuple[str, dict[str, Any]]], history: Sequence[PastTrial]
+) -> list[tuple[str, dict[str, Any]]]:
+    """The points no finished trial of the study ran yet (each past trial used once)."""
+    done = [(p.trainer, p.params) for p in history]
+    todo = []
+    for point in points:
+        if point in done:
+            done.remove(point)
+        else:
+            todo.append(point)
+    return todo

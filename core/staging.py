@@ -10,13 +10,13 @@ trials' staged weights are removed (the winner's stay until the next study run).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from hyperplug.atomic import atomic_file, replace_atomically
 from hyperplug.data import DataSplits
 from hyperplug.interfaces import ModelTrainer, UpdateState
 from hyperplug.secrets import redact
@@ -52,7 +52,8 @@ def stage(
     weights = dict(model.state_dict())
     if state is not None:
         weights = join_arrays(weights, prefixed(state.arrays, UPDATER_KEY))
-    save_file({k: np.ascontiguousarray(v) for k, v in weights.items()}, str(directory / WEIGHTS))
+    with atomic_file(directory / WEIGHTS) as tmp:
+        save_file({k: np.ascontiguousarray(v) for k, v in weights.items()}, str(tmp))
     record = {
         "info": model.model_info(),
         "params": redact(params),
@@ -61,9 +62,7 @@ def stage(
     }
     if state is not None:
         record["update_state"] = state.info
-    tmp = directory / f".{RECORD}.{os.getpid()}"
-    tmp.write_text(json.dumps(record, default=float))
-    tmp.replace(directory / RECORD)
+    replace_atomically(directory / RECORD, json.dumps(record, default=float).encode())
 
 
 def is_staged(directory: Path) -> bool:

@@ -211,13 +211,13 @@ def _record_update(
 
 
 def write_stream_plots(directory: Path, result: StreamResult) -> list[Path]:
-    """The accuracy matrix as a heat map, and the average accuracy after each update."""
-    import matplotlib
+    """The accuracy matrix as a heat map, and the average accuracy after each update; none
+    without ``hyperplug[plots]``."""
+    from hyperplug.plots import missing_note, pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from hyperplug.plots import save_figure
+    if missing_note():
+        return []
+    plt = pyplot()
 
     directory.mkdir(parents=True, exist_ok=True)
     r = result.accuracy
@@ -260,7 +260,7 @@ def show_stream(result: StreamResult, run_dir: Path | None = None) -> None:
     """Print the per-update table and the accuracy matrix; write ``stream.json``."""
     from rich.table import Table
 
-    from hyperplug.summary import console, format_value
+    from hyperplug.summary import console, format_value, show_plots
 
     out = console()
     table = Table(title=f"stream {result.study.name} ({result.updater})", title_justify="left")
@@ -280,8 +280,7 @@ def show_stream(result: StreamResult, run_dir: Path | None = None) -> None:
     for i, row in enumerate(result.accuracy):
         matrix.add_row(str(i), *(format_value(float(v)) for v in row))
     out.print(matrix)
-    for path in result.plots:
-        out.print(f"plot: {path}", highlight=False, markup=False)
+    show_plots(result.plots)
     if run_dir is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "stream.json").write_text(json.dumps(result.to_json(), indent=2))

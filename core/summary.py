@@ -149,7 +149,12 @@ def show_result(result: Any, run_dir: Path) -> None:
 
 
 def show_plots(paths: Sequence[Path]) -> None:
-    """Say where a study's plots are, one ``plot: PATH`` line each."""
+    """Say where a study's plots are, one ``plot: PATH`` line each, or why there are none."""
+    from hyperplug.plots import missing_note
+
     out = console()
     for path in paths:
         out.print(f"plot: {path}", highlight=False, markup=False)
+    note = None if paths else missing_note()
+    if note:
+        out.print(f"plots: none drawn: {note}", highlight=False, markup=False, soft_wrap=True)

@@ -357,6 +357,7 @@ class BaseHyperparameterTuner(abc.ABC):
                 for t, dims in space.trainers.items()
             ]
             self._check_points(firsts, data)
+        self.backend.check()
         self.resource_version_control.check_writable()
         return space
 

@@ -9,6 +9,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+# the ray backend's tests: one real Ray cluster for the whole session
+from ray_testing import ray_cluster, ray_driver  # noqa: F401
+
 from hyperplug.config import configure
 from hyperplug.plugin_manager import get_plugin_manager
 

@@ -10,13 +10,13 @@ import difflib
 import hashlib
 import logging
 import math
-import os
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from hyperplug.atomic import atomic_file
 from hyperplug.errors import ConfigError, HyperplugError
 from hyperplug.interfaces import (
     Budget,
@@ -24,7 +24,6 @@ from hyperplug.interfaces import (
     SearchContext,
     StudyRecord,
     TrialRecord,
-    TrialTask,
 )
 from hyperplug.sweep.custom import CustomSpace, derive_values, load_custom_space
 from hyperplug.sweep.space import APP, SweepSpace, encode, parse_space
@@ -42,10 +41,14 @@ class SweepError(HyperplugError):
 class SweepSettings:
     """The ``hydra.sweeper`` node (``HyperplugSweeperConf``) as plain values."""
 
+    #: the optimizer's name (``hydra/sweeper/optimizer=NAME`` or ``hydra.sweeper.optimizer``)
     optimizer: str | None = None
-    optimizer_config: dict[str, Any] = attrs.Factory(dict)
+    #: the rest of the typed node ``hydra/sweeper/optimizer=NAME`` composed
+    optimizer_settings: dict[str, Any] = attrs.Factory(dict)
     n_trials: int | None = None
     n_workers: int = 1
+    backend: str = "local"
+    backend_config: dict[str, Any] = attrs.Factory(dict)
     metric: str | None = None
     mode: str | None = None
     max_epochs: int | None = None
@@ -68,8 +71,8 @@ OPTUNA_KEYS = {
         "hydra.sweeper.search_space (module.function returning a hyperplug.sweep.CustomSpace)"
     ),
     "sampler": (
-        "hydra.sweeper.optimizer=grid|random|bo|tpe|asha|hyperband|bohb|rush "
-        "(a seed: +hydra.sweeper.optimizer_config.seed=N)"
+        "hydra/sweeper/optimizer=grid|random|bo|tpe|asha|hyperband|bohb|rush "
+        "(a seed: hydra.sweeper.optimizer.seed=N)"
     ),
 }
 
@@ -103,13 +106,18 @@ def _optuna_hint(key: str, value: Any, sampler: str | None = None) -> str | None
 
 def settings_of(node: Mapping[str, Any], sampler: str | None = None) -> SweepSettings:
     """The sweeper's settings; ``sampler``: the ``hydra/sweeper/sampler`` option chosen."""
-    known = {field.name for field in attrs.fields(SweepSettings)}
+    known = {field.name for field in attrs.fields(SweepSettings)} - {"optimizer_settings"}
     plain = {key: value for key, value in node.items() if key != "_target_"}
+    optimizer = plain.get("optimizer")
+    if isinstance(optimizer, Mapping):  # hydra/sweeper/optimizer=NAME: its typed node
+        settings = dict(optimizer)
+        plain["optimizer"] = settings.pop("name", None)
+        plain["optimizer_settings"] = settings
     for key in OPTUNA_KEYS:
         hint = _optuna_hint(key, plain.pop(key, None), sampler)
         if hint:
             raise SweepError(hint)
-    unknown = sorted(set(plain) - known)
+    unknown = sorted(set(plain) - known - {"optimizer_settings"})
     if unknown:
         raise SweepError(
             f"hydra.sweeper.{unknown[0]}: unknown key; known: {', '.join(sorted(known))}"
@@ -135,7 +143,7 @@ def with_objective(settings: SweepSettings, app_config: Any) -> SweepSettings:
     config has them (hyperplug's own app), else the task function's return value
     (``objective``, minimised); a named metric without a mode follows its name."""
     from hyperplug.config import default_mode, resolve_mode
-    from hyperplug.sweep.backend import OBJECTIVE
+    from hyperplug.sweep.driver import OBJECTIVE
 
     app_metric = app_config.get("perf_metric")
     metric = settings.metric or (str(app_metric) if app_metric else OBJECTIVE)
@@ -198,20 +206,24 @@ def check_keys(
 def _build_optimizer(settings: SweepSettings) -> Any:
     from hyperplug.api import build
 
+    # the sweep's own budget keys win over the optimizer node's where they are set
     node: dict[str, Any] = {
-        **settings.optimizer_config,
+        **settings.optimizer_settings,
         "name": settings.optimizer,
         "max_trials": settings.n_trials,
         "max_failures": settings.max_failures,
-        "max_epochs": settings.max_epochs,
     }
-    if settings.reference_study is not None:
-        node["reference_study"] = settings.reference_study
+    for key in ("max_epochs", "reference_study"):
+        if getattr(settings, key) is not None:
+            node[key] = getattr(settings, key)
     try:
         return build("optimizer", **node)
     except ConfigError as exc:
-        message = str(exc).replace("optimizer.max_epochs=", "hydra.sweeper.max_epochs=")
-        raise SweepError(message.replace("optimizer.", "hydra.sweeper.", 1)) from exc
+        message = str(exc)
+        for key in ("max_epochs", "max_trials", "max_failures", "reference_study"):
+            message = message.replace(f"optimizer.{key}", f"hydra.sweeper.{key}")
+        message = message.replace("optimizer.", "hydra.sweeper.optimizer.", 1)
+        raise SweepError(message) from exc
 
 
 class Sweep:
@@ -264,11 +276,12 @@ class Sweep:
             configs.append((" ".join(picks), self.load([*space.fixed, *picks])))
         return configs
 
-    def compose(self, task: TrialTask) -> Any:
+    def compose(self, record: TrialRecord, config: Mapping[str, Any]) -> Any:
+        """The job config of trial ``record`` (``config``: what ``configure`` made of its
+        params)."""
         from omegaconf import open_dict
 
-        record = self.engine.running[task.trial_id].record
-        overrides = task.trainer_config["overrides"]
+        overrides = config["overrides"]
         log.info(f"Launching job #{record.number} : {' '.join(overrides)}")
         job = self.load(overrides)
         with open_dict(job):
@@ -300,12 +313,11 @@ class Sweep:
         """Run the sweep; return the JobReturns of the jobs it ran, in job order, as one
         batch (the sweep has no batches: a free worker starts the next job at once)."""
         import cloudpickle
-        from hydra.core.singleton import Singleton
 
         from hyperplug.api import build
-        from hyperplug.engine import Engine
         from hyperplug.plugin_manager import get_plugin_manager
-        from hyperplug.sweep.backend import HydraJobBackend
+        from hyperplug.sweep.driver import SweepEngine, build_backend
+        from hyperplug.sweep.worker import HydraApp
 
         space, custom = self.plan(arguments)
         s = self.settings
@@ -317,14 +329,21 @@ class Sweep:
                 raise SweepError(str(exc).replace(f"training_params.{APP}.", "")) from exc
         # a job that failed is the sweep's record (as with Hydra's sweepers): no retries
         budget: Budget = attrs.evolve(optimizer.budget(), max_retries=0)
+        try:
+            backend = build_backend(s.backend, s.backend_config, s.n_workers)
+        except ConfigError as exc:
+            raise SweepError(str(exc)) from exc
         tracker = build("tracker", name="sqlite", path=s.tracker_path)
         try:
             name = study_name(s, str(self.config.hydra.job.name), self.sweep_dir)
             check = SearchContext(space.space, s.metric, s.mode, budget, (), tracker)
             optimizer.check(check)
+            backend.check()
             study = tracker.start_study(name, s.metric, s.mode, _study_config(s, arguments))
             check_same_search(study, _study_config(s, arguments), self.sweep_dir)
-            self.engine = engine = Engine(
+            self.engine = engine = SweepEngine(
+                compose=self.compose,
+                needs_reports=s.optimizer if optimizer.needs_epoch_reports() else None,
                 study=study,
                 metadata_tracker=tracker,
                 metrics_tracker=tracker,
@@ -338,16 +357,7 @@ class Sweep:
             past = engine.recover()
             context = attrs.evolve(check, history=tuple(past))
             search = optimizer.search(context)
-            payload = cloudpickle.dumps(
-                (self.task_function, self.hydra_context, Singleton.get_state())
-            )
-            backend = HydraJobBackend(
-                s.n_workers,
-                payload,
-                self.compose,
-                s.optimizer if optimizer.needs_epoch_reports() else None,
-                s.metric,
-            )
+            app = HydraApp.pack(self.task_function, self.hydra_context)
             save_multirun_config(self.config, self.sweep_dir)
 
             def configure(trainer: str, params: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -361,7 +371,7 @@ class Sweep:
 
             status = "failed"
             try:
-                engine.run(search, backend, DataRecipe(""), budget, configure)
+                engine.run(search, backend, DataRecipe(app.digest, data=app), budget, configure)
                 status = "completed"
             finally:
                 trials = tracker.list_trials(study.id)
@@ -369,9 +379,9 @@ class Sweep:
                 study = tracker.end_study(study.id, status, best.id if best else None)
                 path = write_results(self.sweep_dir, study, trials, best)
             returns = {
-                i: cloudpickle.loads(backend.returns[i])
+                i: cloudpickle.loads(engine.returns[i])
                 for i in engine.trial_ids
-                if i in backend.returns
+                if i in engine.returns
             }
             if not engine.trial_ids and past:
                 log.warning(finished_line(s, study.name, len(past), self.sweep_dir))
@@ -440,8 +450,8 @@ def _study_config(settings: SweepSettings, arguments: Sequence[str]) -> dict[str
     return {"sweeper": attrs.asdict(settings), "arguments": sorted(arguments)}
 
 
-#: sweeper keys a resumed sweep may change: its budget and its parallelism
-RESUMABLE_KEYS = ("n_trials", "n_workers", "max_failures")
+#: sweeper keys a resumed sweep may change: its budget, its parallelism and where it runs
+RESUMABLE_KEYS = ("n_trials", "n_workers", "max_failures", "backend", "backend_config")
 
 
 def check_same_search(study: StudyRecord, wanted: Mapping[str, Any], sweep_dir: Path) -> None:
@@ -515,7 +525,6 @@ def write_results(
         ],
     }
     path = sweep_dir / RESULTS_FILE
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    OmegaConf.save(OmegaConf.create(results), tmp)
-    os.replace(tmp, path)
+    with atomic_file(path) as tmp:
+        OmegaConf.save(OmegaConf.create(results), tmp)
     return path

@@ -1,64 +1,113 @@
-"""The worker process of the sweeper's Hydra-job backend: runs Hydra jobs one after
-another, as Hydra's launchers do, with ``hyperplug.report`` routed to the study process.
+"""The worker side of the sweeper: a trial is a Hydra job (``HydraJob``, a ``TrialJob``),
+run as Hydra's launchers run jobs, with ``hyperplug.report`` routed to the study process.
 
-The task function reaches the worker cloudpickled (by value when it lives in the app
-script's ``__main__``), with the Hydra context and Hydra's singletons; the study process
-composes each job's config and sends it with the trial.
+Any backend runs it: the app (the task function, cloudpickled by value when it lives in
+the app script's ``__main__``, with the Hydra context and Hydra's singletons) is the
+study's shared data (``HydraApp``, sent once per worker like a study's splits); the study
+process composes each job's config and sends it with the trial.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
-from multiprocessing.connection import Connection
+import uuid
+from collections.abc import Callable, Mapping
 from numbers import Real
 from typing import Any
 
 import attrs
 
-from hyperplug.interfaces import TrialEnd, TrialTask
+from hyperplug.interfaces import TrialEnd, TrialJob, TrialTask
 
 log = logging.getLogger(__name__)
 
+#: names this process: a worker loads an app that another process packed
+_PROCESS = uuid.uuid4().hex
+#: digest -> (task function, Hydra context): the app this process loaded last
+_LOADED: dict[str, tuple[Any, Any]] = {}
+
 
 @attrs.frozen
-class JobWorkerSetup:
-    #: cloudpickle of (task_function, hydra_context, Hydra's singleton state)
-    payload: bytes
+class HydraApp:
+    """What every job of a sweep shares: cloudpickle of (task_function, hydra_context,
+    Hydra's singleton state), the process that packed it and its working directory."""
+
+    payload: bytes = attrs.field(repr=False)
+    digest: str
+    cwd: str
+    origin: str = _PROCESS
+
+    @classmethod
+    def pack(cls, task_function: Any, hydra_context: Any) -> HydraApp:
+        import hashlib
+
+        import cloudpickle
+        from hydra.core.singleton import Singleton
+
+        payload = cloudpickle.dumps((task_function, hydra_context, Singleton.get_state()))
+        return cls(payload, hashlib.sha256(payload).hexdigest(), os.getcwd())
+
+    def load(self) -> tuple[Any, Any]:
+        """(task function, Hydra context), set up once per process: in a worker, Hydra's
+        globals and singletons as the study process had them, and its working directory
+        where this machine has it (jobs write their directories relative to it)."""
+        if self.digest in _LOADED:
+            return _LOADED[self.digest]
+        import cloudpickle
+
+        task_function, hydra_context, singletons = cloudpickle.loads(self.payload)
+        if self.origin != _PROCESS:
+            from hydra.core.singleton import Singleton
+            from hydra.core.utils import setup_globals
+
+            setup_globals()
+            Singleton.set_state(singletons)
+            if os.path.isdir(self.cwd):
+                os.chdir(self.cwd)
+        _LOADED.clear()  # a worker serves one sweep; a process that sweeps again, the latest
+        _LOADED[self.digest] = (task_function, hydra_context)
+        return task_function, hydra_context
 
 
-def job_worker_main(conn: Connection, setup: JobWorkerSetup) -> None:
-    import cloudpickle
-    from hydra.core.singleton import Singleton
-    from hydra.core.utils import setup_globals
+@attrs.frozen
+class JobResult:
+    """What a job hands back to the study process with its end: Hydra's JobReturn
+    (cloudpickled), and for a job that completed, what its return value stands for
+    (``returned_metrics``: metrics, or a count of several objectives) at its last
+    reported ``epoch``, and how many epochs it reported."""
 
-    from hyperplug.plugin_manager import silence_warnings
-    from hyperplug.trial_runner import first_line
+    job_return: bytes
+    completed: bool = False
+    metrics: dict[str, float] = attrs.Factory(dict)
+    objectives: int = 0
+    epoch: int = 1
+    reports: int = 0
 
-    silence_warnings()  # the sweep's process reports plugin problems, once
-    try:
-        task_function, hydra_context, singletons = cloudpickle.loads(setup.payload)
-        setup_globals()
-        Singleton.set_state(singletons)
-    except Exception as exc:
-        conn.send(("broken", first_line(exc)))
-        return
-    conn.send(("ready", os.getpid()))
-    while True:
-        message: Any = conn.recv()
-        if message[0] == "exit":
-            return
-        _, task, job_config = message
-        for reply in run_one_job(task, job_config, task_function, hydra_context, conn):
-            conn.send(reply)
+
+@attrs.frozen
+class HydraJob(TrialJob):
+    """One trial of the sweep: its job's composed config."""
+
+    config: Any
+
+    def run(
+        self, task: TrialTask, data: Any, report: Callable[[int, Mapping[str, float]], bool]
+    ) -> TrialEnd:
+        if not isinstance(data, HydraApp):
+            raise TypeError(f"a Hydra job needs the sweep's HydraApp, got {type(data).__name__}")
+        task_function, hydra_context = data.load()
+        return run_one_job(task, self.config, task_function, hydra_context, report)
 
 
 def run_one_job(
-    task: TrialTask, job_config: Any, task_function: Any, hydra_context: Any, conn: Connection
-) -> list[tuple[Any, ...]]:
-    """Run one job; return the messages that end it: ``return`` (Hydra's JobReturn),
-    ``result`` (what the return value stands for, see ``returned_metrics``) and ``end``."""
+    task: TrialTask,
+    job_config: Any,
+    task_function: Any,
+    hydra_context: Any,
+    report: Callable[[int, Mapping[str, float]], bool],
+) -> TrialEnd:
+    """Run one job; its end carries a ``JobResult`` once Hydra ran it."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.core.utils import JobStatus, run_job
 
@@ -69,8 +118,7 @@ def run_one_job(
 
     def sink(epoch: int, metrics: Any) -> bool:
         epochs.append(epoch)
-        conn.send(("report", task.trial_id, epoch, dict(metrics)))
-        return bool(conn.recv())
+        return bool(report(epoch, dict(metrics)))
 
     try:
         HydraConfig.instance().set_config(job_config)
@@ -83,19 +131,18 @@ def run_one_job(
                 job_subdir_key="hydra.sweep.subdir",
             )
     except Exception as exc:  # Hydra itself failed (job dir, callbacks)
-        return [("end", TrialEnd(task.trial_id, first_line(exc)))]
-    replies: list[tuple[Any, ...]] = [("return", task.trial_id, portable(result))]
+        return TrialEnd(task.trial_id, first_line(exc))
+    job_return = portable(result)
     if result.status == JobStatus.FAILED:
         error = result._return_value
         if isinstance(error, TrialStopped):
-            return [*replies, ("end", TrialEnd(task.trial_id))]
+            return TrialEnd(task.trial_id, result=JobResult(job_return))
         log.error(f"job #{job_config.hydra.job.num} failed: {first_line(error)}")
-        return [*replies, ("end", TrialEnd(task.trial_id, first_line(error)))]
-    value = result.return_value
+        return TrialEnd(task.trial_id, first_line(error), result=JobResult(job_return))
+    metrics, objectives = returned_metrics(result.return_value)
     epoch = epochs[-1] if epochs else 1
-    metrics, objectives = returned_metrics(value)
-    replies.append(("result", task.trial_id, epoch, metrics, objectives, len(epochs)))
-    return [*replies, ("end", TrialEnd(task.trial_id))]
+    done = JobResult(job_return, True, metrics, objectives, epoch, len(epochs))
+    return TrialEnd(task.trial_id, result=done)
 
 
 def returned_metrics(value: Any) -> tuple[dict[str, float], int]:
@@ -104,7 +151,7 @@ def returned_metrics(value: Any) -> tuple[dict[str, float], int]:
     (``hydra.sweeper.metric`` picks one); a tuple or list of two or more numbers is
     several objectives (the second item: how many; the sweep refuses them); anything else
     (None, a string, ...) stands for no metric: the job completes without a value."""
-    from hyperplug.sweep.backend import OBJECTIVE
+    from hyperplug.sweep.driver import OBJECTIVE
 
     if _is_number(value):
         return {OBJECTIVE: float(value)}, 0

@@ -26,18 +26,26 @@ class OptunaSamplerHint:
 @dataclass
 class HyperplugSweeperConf:
     _target_: str = "hydra_plugins.hyperplug_sweeper.sweeper.HyperplugSweeper"
-    defaults: List[Any] = field(default_factory=lambda: ["_self_", {"sampler": "none"}])
-    #: grid, random, bo, tpe, asha, hyperband, bohb or rush (any installed optimizer);
-    #: null: grid when every swept key is a list of values (a,b / choice / range / glob),
-    #: as Hydra's basic sweeper runs them, else random
-    optimizer: Optional[str] = None
-    #: extra keys of the optimizer's config: grace_period, reduction_factor, seed, ...
-    optimizer_config: Dict[str, Any] = field(default_factory=dict)
+    defaults: List[Any] = field(
+        default_factory=lambda: ["_self_", {"sampler": "none"}, {"optimizer": None}]
+    )
+    #: the optimizer, chosen as a config group: hydra/sweeper/optimizer=asha gives its
+    #: typed settings (hydra.sweeper.optimizer.grace_period=2, .seed=3, ...; any
+    #: installed optimizer: grid, random, bo, tpe, asha, hyperband, bohb, rush, ...);
+    #: hydra.sweeper.optimizer=asha names one with its defaults; null: grid when every
+    #: swept key is a list of values (a,b / choice / range / glob), as Hydra's basic
+    #: sweeper runs them, else random
+    optimizer: Any = None
     #: jobs the sweep tops up to (a resumed sweep counts the jobs it already ran);
     #: null: every point for grid, 10 for any other optimizer
     n_trials: Optional[int] = None
-    #: jobs running at once, each in its own long-lived worker process
+    #: jobs running at once, each in its own long-lived worker (the backend's n_workers)
     n_workers: int = 1
+    #: where the jobs run: any installed backend (local, inline, ray, ...)
+    backend: str = "local"
+    #: more keys of the backend's config: threads_per_worker (local), address and
+    #: resources_per_trial (ray), ...
+    backend_config: Dict[str, Any] = field(default_factory=dict)
     #: the objective: a metric the app reports with hyperplug.report or returns in a
     #: dict, or "objective" for a number the task function returns; null: the app's
     #: perf_metric when its config has one (hyperplug's own app), else "objective"

@@ -10,8 +10,7 @@ import attrs
 from hyperplug.data import DataSplits
 from hyperplug.interfaces import Backend, DataRecipe, TrialDriver, TrialTask
 from hyperplug.plugin_manager import get_plugin_manager
-from hyperplug.plugins.local.data import load_recipe
-from hyperplug.trial_runner import execute_trial
+from hyperplug.trial_runner import execute_trial, load_recipe
 
 
 @attrs.define

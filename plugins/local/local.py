@@ -15,9 +15,9 @@ import multiprocessing
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from multiprocessing.connection import Connection, wait
-from typing import Any, ClassVar
+from typing import Any
 
 import attrs
 
@@ -83,15 +83,6 @@ def death_reason(process: Any) -> str:
 
 
 class LocalBackend(Backend):
-    """Subclasses run other jobs in the same worker pool by changing what a worker runs
-    (``worker_target``, ``worker_setup``) and what ``submit`` sends it (``job_message``);
-    the pipe protocol stays: ready, report/answer, end, broken."""
-
-    #: the function each worker process runs: ``(connection, setup) -> None``
-    worker_target: ClassVar[Callable[[Connection, Any], None]] = staticmethod(worker_main)
-    #: how errors name the backend
-    label: ClassVar[str] = "backend.local"
-
     def __init__(self, config: LocalBackendConfig) -> None:
         if config.n_workers < 1:
             raise ConfigError("backend.n_workers must be >= 1")
@@ -109,20 +100,13 @@ class LocalBackend(Backend):
 
     # ------------------------------------------------------------------ workers
 
-    def worker_setup(self, index: int) -> Any:
-        """What worker ``index`` gets, pickled, when it starts."""
-        assert self.setup is not None
-        return attrs.evolve(self.setup, gpu=index % self.gpus if self.gpus else None)
-
-    def job_message(self, task: TrialTask) -> tuple[Any, ...]:
-        """What ``submit`` sends a free worker for ``task``."""
-        return ("trial", task)
-
     def _spawn(self, index: int) -> Worker:
+        assert self.setup is not None
+        setup = attrs.evolve(self.setup, gpu=index % self.gpus if self.gpus else None)
         parent, child = self.context.Pipe()
         process = self.context.Process(
-            target=type(self).worker_target,
-            args=(child, self.worker_setup(index)),
+            target=worker_main,
+            args=(child, setup),
             name=f"hyperplug-worker-{index}",
             daemon=True,
         )
@@ -153,9 +137,8 @@ class LocalBackend(Backend):
         last = self.ran_on.get(task.trial_id)
         worker = next((w for w in free if w.index != last), free[0])
         self.ran_on[task.trial_id] = worker.index
-        message = self.job_message(task)
         try:
-            worker.conn.send(message)
+            worker.conn.send(("trial", task))
         except OSError:  # it died while idle
             self._replace(worker)
             self.submit(task)
@@ -202,7 +185,7 @@ class LocalBackend(Backend):
             self.stopping.discard(end.trial_id)
             self.driver.on_end(end)
         elif kind == "broken":
-            raise HyperplugError(f"{self.label}: a worker could not start: {message[1]}")
+            raise HyperplugError(f"backend.local: a worker could not start: {message[1]}")
 
     def _replace(self, worker: Worker) -> None:
         """A dead worker: fail its trial, start another in its place."""

@@ -40,8 +40,7 @@ def _keep_threads(setup: WorkerSetup) -> None:
 
 def worker_main(conn: Connection, setup: WorkerSetup) -> None:
     from hyperplug.plugin_manager import get_plugin_manager, silence_warnings
-    from hyperplug.plugins.local.data import load_recipe
-    from hyperplug.trial_runner import execute_trial, first_line
+    from hyperplug.trial_runner import execute_trial, first_line, load_recipe
 
     silence_warnings()  # the study process reported every plugin problem once
     try:

@@ -1,6 +1,7 @@
 """Amazon SageMaker: ``backend=sagemaker`` runs every trial as one SageMaker training job
-(docs/backends.md#sagemaker). boto3 (the ``[sagemaker]`` extra) is imported only when the
-backend is built."""
+(docs/backends.md#sagemaker). It needs boto3, the ``[sagemaker]`` extra: without it the
+plugin registers nothing and choosing the backend names the extra; boto3 is imported only
+when the backend is built."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from hyperplug import hookimpl
 from hyperplug.components import Component
 from hyperplug.plugins.sagemaker.backend import SageMakerBackend
 from hyperplug.plugins.sagemaker.config import SageMakerBackendConfig
+
+HYPERPLUG_EXTRA = "sagemaker"
 
 
 @hookimpl

@@ -1,11 +1,11 @@
 """boto3 sessions and clients for the study process, and the checks made before any job.
 
-boto3 is imported here, inside functions: the plugin loads (and ``hyperplug --help``
-lists ``backend=sagemaker``) without it. Credentials come from boto3's standard chain
-(environment, shared config and credentials files, SSO, container or instance role);
-hyperplug never reads, stores or forwards them. Throttled calls and transient network
-errors are retried by botocore's ``standard`` retry mode (exponential backoff with
-jitter), ``max_attempts`` times in all.
+boto3 is imported here, inside functions, so the plugin module imports without it (and
+then registers nothing: ``hyperplug plugins`` names the ``[sagemaker]`` extra).
+Credentials come from boto3's standard chain (environment, shared config and credentials
+files, SSO, container or instance role); hyperplug never reads, stores or forwards them.
+Throttled calls and transient network errors are retried by botocore's ``standard``
+retry mode (exponential backoff with jitter), ``max_attempts`` times in all.
 """
 
 from __future__ import annotations
@@ -17,16 +17,15 @@ from typing import Any
 import attrs
 
 from hyperplug.errors import ConfigError, StorageError
+from hyperplug.extras import install_hint
 from hyperplug.plugins.sagemaker.config import SageMakerBackendConfig, split_s3_uri
-
-EXTRA_HINT = "pip install 'hyperplug[sagemaker]'"
 
 
 def import_boto3() -> Any:
     try:
         import boto3
     except ImportError as exc:
-        raise ConfigError(f"backend=sagemaker needs boto3: {EXTRA_HINT}") from exc
+        raise ConfigError(f"backend=sagemaker needs boto3: {install_hint('sagemaker')}") from exc
     return boto3
 
 

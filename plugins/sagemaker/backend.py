@@ -118,7 +118,7 @@ class SageMakerBackend(Backend):
         self.driver = driver
         data = recipe.data
         if data is None:
-            from hyperplug.plugins.local.data import load_recipe
+            from hyperplug.trial_runner import load_recipe
 
             data = load_recipe(recipe)
         try:

@@ -23,6 +23,9 @@ from hyperplug.plugins.scipy.scenario_configs import (
     RotationConfig,
 )
 
+#: the extra this plugin needs; without it the plugin registers nothing
+HYPERPLUG_EXTRA = "scipy"
+
 #: scenario name -> (config class, class name in ``scenarios``, description)
 SCENARIOS: dict[str, tuple[type, str, str]] = {
     "class_incremental": (

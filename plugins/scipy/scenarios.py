@@ -215,7 +215,12 @@ class Permutation(Transformed):
 
 
 class HueShift(Transformed):
+    """Turns the hue of colour images (matplotlib's HSV conversion: ``hyperplug[plots]``)."""
+
     def check(self, dataset: Dataset) -> None:
+        from hyperplug.extras import require_extra
+
+        require_extra("scenario=hue_shift", "plots")
         self.layout = image_axes(dataset, "scenario=hue_shift", colour=True)
 
     def transform(self, x: np.ndarray, chunk: int) -> np.ndarray:

@@ -11,6 +11,9 @@ from hyperplug import hookimpl
 from hyperplug.components import Component
 from hyperplug.plugins.sklearn.configs import DigitsConfig, StratifiedSplitConfig
 
+#: the extra this plugin needs; without it the plugin registers nothing
+HYPERPLUG_EXTRA = "sklearn"
+
 if TYPE_CHECKING:
     from hyperplug.plugins.sklearn.digits import DigitsDataset
     from hyperplug.plugins.sklearn.splitter import StratifiedSplitter

@@ -35,6 +35,7 @@ from typing import Any
 
 import attrs
 
+from hyperplug.atomic import atomic_file
 from hyperplug.config import MODES
 from hyperplug.errors import ConfigError, NotFoundError, StorageError, did_you_mean
 from hyperplug.interfaces import (
@@ -214,20 +215,18 @@ class SQLiteTracker(MetadataTracker, MetricsTracker):
         if not isinstance(self.path, Path) or self._conn is None:
             return
         final = Path(f"{self.path}{BACKUP_SUFFIX}")
-        tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
         try:
-            target = sqlite3.connect(tmp)
-            try:
-                self._conn.backup(target)
-                sound = target.execute("PRAGMA quick_check").fetchone()[0] == "ok"
-            finally:
-                target.close()
-            if sound:
-                os.replace(tmp, final)
+            with atomic_file(final) as tmp:
+                target = sqlite3.connect(tmp)
+                try:
+                    self._conn.backup(target)
+                    check = target.execute("PRAGMA quick_check").fetchone()[0]
+                finally:
+                    target.close()
+                if check != "ok":
+                    raise sqlite3.DatabaseError(f"the copy fails its check: {check}")
         except (OSError, sqlite3.Error) as error:  # a missed backup never fails a study
             log.warning("tracker database '%s': no backup written (%s)", self.path, error)
-        finally:
-            tmp.unlink(missing_ok=True)
 
     def _ensure_schema(self, conn: sqlite3.Connection) -> None:
         if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:

@@ -1,61 +1,33 @@
-"""Durable, atomic file operations for the local store.
+"""The local store's lock: one holder at a time across processes and threads, on any OS.
 
-A write lands in a temporary name, is fsynced, and is then renamed over its final name, so a
-reader sees either the old file or the new one, never part of one, even after a crash.
+Its writes go through ``hyperplug.atomic`` (temporary name, fsync, rename).
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-#: prefix of every temporary entry; such entries are never read as versions
-TMP_PREFIX = ".tmp-"
-
-
-def temp_path(directory: Path) -> Path:
-    """A fresh, unused name inside ``directory`` for a temporary file or directory."""
-    return directory / f"{TMP_PREFIX}{uuid.uuid4().hex}"
-
-
-def write_durably(path: Path, data: bytes) -> None:
-    """Write ``data`` to a new file and flush it to disk."""
-    with open(path, "xb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-
-
-def fsync_dir(path: Path) -> None:
-    """Flush a directory's entries, so a rename inside it survives a crash."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def replace_atomically(path: Path, data: bytes) -> None:
-    """Replace ``path`` with a file holding ``data``, all at once."""
-    tmp = temp_path(path.parent)
-    try:
-        write_durably(tmp, data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    fsync_dir(path.parent)
+from hyperplug.errors import StorageError
 
 
 @contextlib.contextmanager
-def locked(lock_file: Path) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``lock_file``: one holder across processes and threads."""
-    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+def locked(lock_file: Path, timeout_s: float) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock_file``; waiting longer than ``timeout_s`` for it
+    (another process holds it: a stuck or very slow save) is an error naming the file."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(lock_file, timeout=timeout_s)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        lock.acquire()
+    except Timeout:
+        raise StorageError(
+            f"model store: lock file '{lock_file}' still held by another process after "
+            f"{timeout_s:g} s (vcs.lock_timeout_s); if no hyperplug process uses this store, "
+            "delete the file and run again"
+        ) from None
+    try:
         yield
     finally:
-        os.close(fd)  # closing the descriptor releases the lock
+        lock.release()

@@ -5,7 +5,7 @@ Layout under the store root::
     <model>/v<N>/weights.safetensors   the weights (safetensors: no pickle, ever)
     <model>/v<N>/meta.json             the ModelVersion without aliases, with the sha256
     <model>/aliases.json               alias -> version number
-    <model>/.lock                      flock'ed while a version number or alias is assigned
+    <model>/.lock                      locked while a version number or alias is assigned
 
 A version is written into a temporary directory inside the model directory and renamed to
 ``v<N>`` only when complete, so ``v<N>`` is either absent or whole. Version numbers and
@@ -28,16 +28,12 @@ from typing import Any
 import attrs
 import numpy as np
 
+from hyperplug.atomic import fsync_dir, replace_atomically, temp_path, write_durably
 from hyperplug.errors import ConfigError, NotFoundError, StorageError, did_you_mean
 from hyperplug.interfaces import ModelVersion, ResourceVersionControl, VersionMeta
-from hyperplug.plugins.store.files import (
-    fsync_dir,
-    locked,
-    replace_atomically,
-    temp_path,
-    write_durably,
-)
+from hyperplug.plugins.store.files import locked
 from hyperplug.serialize import to_json
+from hyperplug.validators import positive
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 VERSION_PATTERN = re.compile(r"^v([0-9]+)$")
@@ -55,6 +51,8 @@ class LocalStoreConfig:
     name: str = "store"
     #: the directory holding one folder per model; created by the first study that uses it
     root: str = ".hyperplug/models"
+    #: how long a save waits for another process's hold on a model's lock file
+    lock_timeout_s: float = attrs.field(default=60.0, validator=positive)
 
     def records_location(self) -> tuple[str, str]:
         """The store's folder, which the inspection commands read."""
@@ -100,7 +98,7 @@ class LocalStore(ResourceVersionControl):
         if isinstance(aliases, str):  # one alias, not its letters
             aliases = (aliases,)
         aliases = tuple(dict.fromkeys(check_alias(alias) for alias in aliases))
-        payload = _serialize_weights(name, weights)
+        payload = serialize_weights(name, weights)
         meta = VersionMeta(**json.loads(to_json(attrs.asdict(meta), f"metadata of model '{name}'")))
         model_dir = self.root / name
         tmp = temp_path(model_dir)
@@ -108,7 +106,7 @@ class LocalStore(ResourceVersionControl):
             model_dir.mkdir(parents=True, exist_ok=True)
             tmp.mkdir()
             write_durably(tmp / WEIGHTS, payload)
-            with locked(model_dir / LOCK):
+            with locked(model_dir / LOCK, self.config.lock_timeout_s):
                 number = max(_versions(model_dir), default=0) + 1
                 final = model_dir / f"v{number}"
                 record = ModelVersion(
@@ -138,7 +136,7 @@ class LocalStore(ResourceVersionControl):
         name, number = self._resolve(ref)
         model_dir = self.root / name
         try:
-            with locked(model_dir / LOCK):
+            with locked(model_dir / LOCK, self.config.lock_timeout_s):
                 table = {**_read_aliases(model_dir), alias: number}
                 replace_atomically(model_dir / ALIASES, json.dumps(table, indent=2).encode())
         except OSError as error:
@@ -155,9 +153,6 @@ class LocalStore(ResourceVersionControl):
         return _read_version(model_dir, number, _read_aliases(model_dir))
 
     def load(self, ref: str) -> tuple[dict[str, np.ndarray], ModelVersion]:
-        from safetensors import SafetensorError
-        from safetensors.numpy import load
-
         version = self.get(ref)
         path = self.root / version.name / f"v{version.version}" / WEIGHTS
         try:
@@ -167,18 +162,7 @@ class LocalStore(ResourceVersionControl):
                 f"cannot read weights of model version '{version.ref}' at '{path}': "
                 f"{error.strerror or error}"
             ) from error
-        # Hash and parse the very same bytes, so nothing can change between check and use.
-        if hashlib.sha256(payload).hexdigest() != version.sha256:
-            raise StorageError(
-                f"weights of model version '{version.ref}' do not match their sha256 "
-                f"(file '{path}' was modified or damaged)"
-            )
-        try:
-            return load(payload), version
-        except SafetensorError as error:
-            raise StorageError(
-                f"cannot parse weights of model version '{version.ref}': {error}"
-            ) from error
+        return parse_weights(payload, version, f"file '{path}'"), version
 
     def list_versions(self, name: str | None = None) -> list[ModelVersion]:
         """All versions of ``name`` (none if it has no versions), or of every model."""
@@ -312,7 +296,27 @@ def _to_json(record: ModelVersion) -> dict[str, Any]:
     return data
 
 
-def _serialize_weights(name: str, weights: Mapping[str, np.ndarray]) -> bytes:
+def parse_weights(payload: bytes, version: ModelVersion, where: str) -> dict[str, np.ndarray]:
+    """The arrays of a version's safetensors bytes, read from ``where``, after their sha256
+    is checked: hashed and parsed from the very same bytes, so nothing can change between
+    check and use. Never pickle."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load
+
+    if hashlib.sha256(payload).hexdigest() != version.sha256:
+        raise StorageError(
+            f"weights of model version '{version.ref}' do not match their sha256 "
+            f"({where} was modified or damaged)"
+        )
+    try:
+        return load(payload)
+    except SafetensorError as error:
+        raise StorageError(
+            f"cannot parse weights of model version '{version.ref}': {error}"
+        ) from error
+
+
+def serialize_weights(name: str, weights: Mapping[str, np.ndarray]) -> bytes:
     """The safetensors file's bytes, built in memory so a bad array fails before any write."""
     from safetensors import SafetensorError
     from safetensors.numpy import save

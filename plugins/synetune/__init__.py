@@ -1,4 +1,4 @@
-"""Optimizers on Syne Tune 0.16: grid, random, bo, tpe, asha, hyperband, bohb, rush.
+"""Optimizers on Syne Tune 0.16: random, bo, tpe, asha, hyperband, bohb, rush.
 
 Importing this plugin does not import syne_tune: schedulers are built when a study runs.
 """
@@ -11,7 +11,6 @@ from hyperplug.plugins.synetune.configs import (
     ASHAConfig,
     BOConfig,
     BOHBConfig,
-    GridConfig,
     HyperbandConfig,
     RandomConfig,
     RUSHConfig,
@@ -19,8 +18,10 @@ from hyperplug.plugins.synetune.configs import (
 )
 from hyperplug.plugins.synetune.optimizers import SyneTuneOptimizer
 
+#: the extra this plugin needs; without it the plugin registers nothing
+HYPERPLUG_EXTRA = "synetune"
+
 OPTIMIZERS = (
-    ("grid", GridConfig, "every point of every trainer's grid, once, in order (default)"),
     ("random", RandomConfig, "random search (Syne Tune RandomSearch)"),
     ("bo", BOConfig, "Gaussian-process Bayesian optimisation (Syne Tune BOTorch)"),
     ("tpe", TPEConfig, "tree-Parzen estimator (Syne Tune TPE)"),

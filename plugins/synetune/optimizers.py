@@ -1,7 +1,8 @@
 """The optimizer components: each builds a Syne Tune scheduler for a search space.
 
-grid and RUSH are ours (Syne Tune 0.16 has neither); random, bo (BOTorch GP), tpe, asha,
-hyperband (ASHA with several brackets) and bohb are Syne Tune's baselines.
+RUSH is ours (Syne Tune 0.16 has none; grid, ours too, is the ``grid`` plugin's); random,
+bo (BOTorch GP), tpe, asha, hyperband (ASHA with several brackets) and bohb are Syne
+Tune's baselines.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from hyperplug.errors import ConfigError, NotFoundError, PluginError
-from hyperplug.interfaces import Budget, Optimizer, PastTrial, Search, SearchContext
-from hyperplug.plugins.synetune.configs import OptimizerConfig
+from hyperplug.errors import ConfigError, NotFoundError
+from hyperplug.extras import require_extra
+from hyperplug.interfaces import Budget, Optimizer, Search, SearchContext
+from hyperplug.optimizer_config import OptimizerConfig
+from hyperplug.search_space import not_run
 
 MULTI_FIDELITY = ("asha", "hyperband", "bohb", "rush")
 
@@ -38,20 +41,11 @@ class SyneTuneOptimizer(Optimizer):
                     f"optimizer.max_epochs={config.max_epochs}"
                 )
         if name == "bo":
-            try:
-                import botorch  # noqa: F401
-            except Exception as exc:
-                raise PluginError(
-                    f"optimizer=bo needs botorch, which cannot be imported here ({exc}); "
-                    "install it (pip install botorch) or choose optimizer=tpe"
-                ) from exc
+            require_extra("optimizer=bo", "bo")
 
     def budget(self) -> Budget:
         c = self.config
         return Budget(c.max_trials, c.max_wall_time_s, c.max_failures, c.max_epochs, c.max_retries)
-
-    def needs_finite_space(self) -> bool:
-        return self.config.name == "grid"
 
     def needs_epoch_reports(self) -> bool:
         return self.config.name in MULTI_FIDELITY
@@ -66,10 +60,8 @@ class SyneTuneOptimizer(Optimizer):
         randomness = Randomness(self.config.seed)
         with _quiet_searcher_warning(), randomness.active():
             scheduler = self._scheduler(context)
-        grid = self.config.name == "grid"  # it skips the points the study ran itself
-        history = () if grid else context.history
         return SchedulerSearch(
-            scheduler, context.space, context.perf_metric, history, randomness, unique=not grid
+            scheduler, context.space, context.perf_metric, context.history, randomness
         )
 
     # ------------------------------------------------------------------ schedulers
@@ -78,15 +70,11 @@ class SyneTuneOptimizer(Optimizer):
         from syne_tune.config_space import Domain
         from syne_tune.optimizer import baselines
 
-        from hyperplug.plugins.synetune.schedulers import EPOCH, RUSH, GridScheduler
+        from hyperplug.plugins.synetune.schedulers import EPOCH, RUSH
         from hyperplug.plugins.synetune.space import config_space, encode
 
         c = self.config
         space = context.space
-        if c.name == "grid":
-            todo = _without(space.grid(), context.history)
-            configs = [encode(space, trainer, params) for trainer, params in todo]
-            return GridScheduler(configs, context.perf_metric, context.mode)
         common: dict[str, Any] = {
             "config_space": config_space(space),
             "do_minimize": context.mode == "min",
@@ -122,7 +110,7 @@ class SyneTuneOptimizer(Optimizer):
         if c.name == "bohb":
             return baselines.BOHB(**common, **fidelity)
         points = self._reference(context)
-        todo = _without(points, context.history)
+        todo = not_run(points, context.history)
         return RUSH(
             candidates=[encode(space, t, p) for t, p in points],
             points_to_evaluate=[encode(space, t, p) for t, p in todo] or None,
@@ -195,20 +183,6 @@ def _max_brackets(config: Any) -> int:
     """As many brackets as there are rungs between grace_period and max_epochs."""
     ratio = config.max_epochs / config.grace_period
     return max(1, int(math.log(ratio) / math.log(config.reduction_factor) + 1e-9) + 1)
-
-
-def _without(
-    points: list[tuple[str, dict[str, Any]]], history: tuple[PastTrial, ...]
-) -> list[tuple[str, dict[str, Any]]]:
-    """The points no finished trial of the study ran yet (each past trial used once)."""
-    done = [(p.trainer, p.params) for p in history]
-    todo = []
-    for point in points:
-        if point in done:
-            done.remove(point)
-        else:
-            todo.append(point)
-    return todo
 
 
 @contextlib.contextmanager

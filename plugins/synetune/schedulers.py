@@ -10,14 +10,13 @@ import json
 import logging
 import math
 import sys
-from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from syne_tune.backend.trial_status import Trial
 from syne_tune.optimizer.baselines import ASHA
-from syne_tune.optimizer.scheduler import SchedulerDecision, TrialScheduler, TrialSuggestion
+from syne_tune.optimizer.scheduler import SchedulerDecision, TrialScheduler
 
 from hyperplug.interfaces import PastTrial, Search
 from hyperplug.plugins.synetune.space import config_space, decode, encode
@@ -25,31 +24,6 @@ from hyperplug.search_space import Choice, SearchSpace
 
 #: the ``time_attr`` of multi-fidelity schedulers: trials report epochs 1, 2, ...
 EPOCH = "epoch"
-
-
-class GridScheduler(TrialScheduler):
-    """Proposes each given config once, in order, then says it is done (None)."""
-
-    def __init__(self, configs: Sequence[dict[str, Any]], metric: str, mode: str) -> None:
-        super().__init__(random_seed=0)
-        self.queue = deque(configs)
-        self.metric = metric
-        self.mode = mode
-
-    def suggest(self) -> TrialSuggestion | None:
-        return TrialSuggestion.start_suggestion(self.queue.popleft()) if self.queue else None
-
-    def started_elsewhere(self, config: dict[str, Any]) -> None:
-        """A trial of ``config`` runs without having been proposed here (a resumed study's
-        interrupted or retried trial): do not propose it again."""
-        if config in self.queue:
-            self.queue.remove(config)
-
-    def metric_names(self) -> list[str]:
-        return [self.metric]
-
-    def metric_mode(self) -> str:
-        return self.mode
 
 
 class RUSH(ASHA):
@@ -169,12 +143,8 @@ class SchedulerSearch(Search):
         metric: str,
         history: Sequence[PastTrial] = (),
         randomness: Randomness | None = None,
-        unique: bool = True,
     ) -> None:
-        """``unique=False``: propose what the scheduler proposes (the grid enumerates the
-        values as the config lists them)."""
         self.scheduler = scheduler
-        self.unique = unique
         self.space = space
         self.metric = metric
         self.randomness = randomness or Randomness(0)
@@ -202,14 +172,14 @@ class SchedulerSearch(Search):
 
     def suggest(self) -> tuple[str, dict[str, Any]] | None:
         size = space_size(self.space)
-        if self.unique and size is not None and len(self.started) >= size:
+        if size is not None and len(self.started) >= size:
             return None
         with self.randomness.active():
             suggestion = self.scheduler.suggest()
         if suggestion is None:
             return None
         point = decode(self.space, suggestion.config)
-        if not self.unique or point_key(*point) not in self.started:
+        if point_key(*point) not in self.started:
             self._pending = suggestion.config
             return point
         return self._unseen_at_random()
@@ -237,8 +207,6 @@ class SchedulerSearch(Search):
 
     def on_start(self, trial_id: int, trainer: str, params: Mapping[str, Any]) -> None:
         config = self._pending or encode(self.space, trainer, params)
-        if self._pending is None and isinstance(self.scheduler, GridScheduler):
-            self.scheduler.started_elsewhere(config)
         self._pending = None
         self.started.add(point_key(trainer, params))
         trial = Trial(trial_id=trial_id, config=config, creation_time=datetime.datetime.now())

@@ -24,6 +24,9 @@ from hyperplug.plugins.torch.update_configs import (
     OfflineERConfig,
 )
 
+#: the extra this plugin needs; without it the plugin registers nothing
+HYPERPLUG_EXTRA = "torch"
+
 if TYPE_CHECKING:
     from hyperplug.plugins.torch.image import ResNetTrainer, ViTTrainer
     from hyperplug.plugins.torch.mlp import MLPTrainer

@@ -20,6 +20,9 @@ from hyperplug.plugins.torchvision.configs import (
     MNISTConfig,
 )
 
+#: the extra this plugin needs; without it the plugin registers nothing
+HYPERPLUG_EXTRA = "vision"
+
 if TYPE_CHECKING:
     from hyperplug.interfaces import DatasetSource
 

@@ -9,6 +9,9 @@ from hyperplug.plugins.wandb.configs import WandbTrackerConfig, WandbVcsConfig
 from hyperplug.plugins.wandb.tracker import WandbMirror, build_tracker
 from hyperplug.plugins.wandb.vcs import WandbArtifactStore
 
+#: the extra this plugin needs; without it the plugin registers nothing
+HYPERPLUG_EXTRA = "wandb"
+
 __all__ = ["WandbArtifactStore", "WandbMirror", "WandbTrackerConfig", "WandbVcsConfig"]
 
 

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from hyperplug.netprobe import server_problem
 from hyperplug.plugins.wandb.configs import resolve_mode
 from hyperplug.secrets import redact_text
 
@@ -44,7 +45,7 @@ def decide_mode(mode: str, environ: Mapping[str, str] | None = None) -> str:
     url = server_url(environ)
     with _lock:
         if url not in _probed:
-            _probed[url] = server_problem(url)
+            _probed[url] = server_problem(url, PROBE_TIMEOUT_S)
             if _probed[url] is not None:
                 sys.stderr.write(
                     f"hyperplug: W&B server {url} did not answer ({_probed[url]}); "
@@ -62,33 +63,6 @@ def server_url(environ: Mapping[str, str]) -> str:
     settings.update_from_system_settings()
     settings.update_from_env_vars(dict(environ))
     return str(settings.base_url)
-
-
-def server_problem(url: str, timeout: float = PROBE_TIMEOUT_S) -> str | None:
-    """None when the server at ``url`` answers (with any HTTP status) within ``timeout``
-    seconds, else why not. The request runs on a daemon thread, so a name lookup that
-    hangs cannot hold the study longer than ``timeout``."""
-    import urllib.error
-    import urllib.request
-
-    outcome: list[str | None] = []
-
-    def ask() -> None:
-        try:
-            with urllib.request.urlopen(
-                urllib.request.Request(url, method="HEAD"), timeout=timeout
-            ):
-                outcome.append(None)
-        except urllib.error.HTTPError:
-            outcome.append(None)  # it answered
-        except Exception as exc:
-            reason = getattr(exc, "reason", exc)
-            outcome.append(str(reason) or type(reason).__name__)
-
-    thread = threading.Thread(target=ask, name="hyperplug-wandb-probe", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return outcome[0] if outcome else f"no answer within {timeout:g} s"
 
 
 def start_run(

@@ -16,23 +16,16 @@ reopens the winner's run by its id (``resume="allow"``), which W&B also supports
 from __future__ import annotations
 
 import hashlib
-import logging
 import math
-import queue
 import re
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from hyperplug.interfaces import StudyRecord, TrialRecord
-from hyperplug.mirror import MirroredTracker, TrackerMirror
+from hyperplug.mirror import MirroredTracker, QueuedMirror
 from hyperplug.plugins.sqlite import SQLiteTracker, SQLiteTrackerConfig
 from hyperplug.plugins.wandb.configs import WandbTrackerConfig
 from hyperplug.plugins.wandb.session import decide_mode, mask_tags, print_sync_hint, start_run
-from hyperplug.secrets import redact_text
-
-log = logging.getLogger(__name__)
-_STOP = object()
 
 
 def build_tracker(config: WandbTrackerConfig) -> MirroredTracker:
@@ -49,19 +42,18 @@ def run_id(study: StudyRecord, trial_id: int) -> str:
     return f"{slug}-{digest}-{trial_id}"
 
 
-class WandbMirror(TrackerMirror):
+class WandbMirror(QueuedMirror):
     """Mirrors studies and trials to W&B from a background thread; see the module doc."""
 
     label = "W&B tracker mirror"
+    thread_name = "hyperplug-wandb"
 
     def __init__(self, config: WandbTrackerConfig) -> None:
+        super().__init__(config.path)
         self.config = config
         self.mode = decide_mode(config.mode)
         #: the config's tags, masked: every run carries them
         self.tags = mask_tags(config.tags)
-        self._queue: queue.Queue[Any] = queue.Queue()
-        self._thread: threading.Thread | None = None
-        self._failed = False
         # Touched by the worker thread only:
         self._studies: dict[int, StudyRecord] = {}
         self._runs: dict[int, Any] = {}  # trial id -> open W&B run
@@ -69,64 +61,27 @@ class WandbMirror(TrackerMirror):
         self._best: dict[int, int] = {}  # study id -> trial id of the best open run
         self._reopened: set[int] = set()  # winners' runs reopened to tag them
 
-    # ------------------------------------------------------------------ the queue
-
-    def _submit(self, task: Callable[..., None], *args: Any) -> None:
-        if self._failed:
-            return
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name="hyperplug-wandb", daemon=True)
-            self._thread.start()
-        self._queue.put((task, args))
-
-    def _work(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                return
-            task, args = item
-            if self._failed:
-                continue
-            try:
-                task(*args)
-            except Exception as exc:  # reported once; the SQLite record is unaffected
-                self._failed = True
-                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                log.warning(
-                    "%s failed, it records nothing more of this study (%s: %s); "
-                    "the local tracker's record in %s is complete",
-                    self.label,
-                    type(exc).__name__,
-                    redact_text(reason),
-                    self.config.path,
-                )
-
     # ------------------------------------------------------------------ TrackerMirror
 
     def study_started(self, study: StudyRecord, config: Mapping[str, Any]) -> None:
-        self._submit(self._studies.__setitem__, study.id, study)
+        self.submit(self._studies.__setitem__, study.id, study)
 
     def trial_started(self, study: StudyRecord, trial: TrialRecord) -> None:
-        self._submit(self._start_trial, study, trial)
+        self.submit(self._start_trial, study, trial)
 
     def metrics_logged(self, trial_id: int, epoch: int, metrics: Mapping[str, float]) -> None:
-        self._submit(self._log, trial_id, epoch, dict(metrics))
+        self.submit(self._log, trial_id, epoch, dict(metrics))
 
     def trial_ended(self, trial: TrialRecord) -> None:
-        self._submit(self._end_trial, trial)
+        self.submit(self._end_trial, trial)
 
     def study_ended(self, study: StudyRecord) -> None:
-        self._submit(self._end_study, study)
+        self.submit(self._end_study, study)
 
     def close(self) -> None:
         """Finish every open run and wait until W&B has everything."""
-        if self._thread is None:
-            return
-        self._submit(self._finish_all)
-        self._queue.put(_STOP)
-        self._thread.join()
-        self._thread = None
-        print_sync_hint(self.mode, self.config.dir)
+        if self.drain(self._finish_all):
+            print_sync_hint(self.mode, self.config.dir)
 
     # ------------------------------------------------------------------ worker side
 

@@ -13,14 +13,16 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator, Mapping
-from importlib.metadata import EntryPoint, distributions, entry_points
+from importlib.metadata import EntryPoint, distributions, entry_points, version
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from hyperplug import HOOK_API_VERSION, __version__
+from hyperplug import HOOK_API_VERSION, __version__, hookimpl
 from hyperplug.api_version import api_problem, parse_api_version
 from hyperplug.errors import PluginError
+from hyperplug.extras import MissingExtraError
 from hyperplug.plugin_manager import PluginManager
 
 HYPERPLUG = str(Path(sys.executable).parent / "hyperplug")
@@ -44,12 +46,15 @@ GOOD = """
 
 
 def write_distribution(
-    site: Path, dist: str, version: str, modules: Mapping[str, str]
+    site: Path, dist: str, version: str, modules: Mapping[str, str], metadata: str = ""
 ) -> list[EntryPoint]:
-    """Install ``modules`` (name -> source) as distribution ``dist``, one entry point each."""
+    """Install ``modules`` (name -> source) as distribution ``dist``, one entry point each;
+    ``metadata``: more METADATA lines (``Provides-Extra``, ``Requires-Dist``)."""
     info = site / f"{dist.replace('-', '_')}-{version}.dist-info"
     info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n{metadata}"
+    )
     lines = ["[hyperplug]"]
     for module, source in modules.items():
         (site / f"{module}.py").write_text(textwrap.dedent(source))
@@ -259,6 +264,116 @@ def test_a_plugin_implementing_a_hook_that_does_not_exist(site: Path) -> None:
     assert manager.registry.problems == [
         "plugin 'typo' (distribution hp-typo 0.1) implements unknown hook 'register_trainer' "
         "(did you mean 'register_trainers'?)"
+    ]
+
+
+GPU = """
+    import attrs
+    from hyperplug import hookimpl
+    from hyperplug.components import Component
+
+    HYPERPLUG_EXTRA = "gpu"
+
+    @attrs.define
+    class Cfg:
+        name: str = "cuda"
+
+    @hookimpl
+    def register_backends():
+        return [Component(kind="backend", name="cuda", factory=lambda c: c, config_class=Cfg)]
+"""
+
+
+@pytest.mark.parametrize(
+    ("requirement", "missing"),
+    [
+        ("hp-cuda-runtime>=12", "hp-cuda-runtime>=12"),
+        ("attrs>=999", f"attrs>=999 (installed: {version('attrs')})"),
+    ],
+)
+def test_a_plugin_whose_extra_is_missing_registers_nothing_and_names_the_extra(
+    site: Path, caplog: pytest.LogCaptureFixture, requirement: str, missing: str
+) -> None:
+    metadata = f'Provides-Extra: gpu\nRequires-Dist: {requirement}; extra == "gpu"\n'
+    gpu = write_distribution(site, "hp-gpu", "1.0", {"hpx_gpu": GPU}, metadata)
+    good = write_distribution(site, "hp-good", "1.2", {"hpx_good": GOOD.format(component="ok")})
+    manager = load(gpu, good)
+    info = manager.plugins["gpu"]
+    assert (info.status, info.extra) == ("needs extra", "gpu")
+    hint = f"needs hp-gpu[gpu] (not installed: {missing}): pip install 'hp-gpu[gpu]'"
+    assert info.error == f"plugin 'gpu' {hint}"
+    assert manager.registry.names("backend") == ["ok"]
+    with pytest.raises(MissingExtraError) as error:
+        manager.registry.get("backend", "cuda")
+    assert str(error.value) == f"backend 'cuda' (plugin 'gpu') {hint}"
+    # not a problem: nothing is broken, and a bare install would warn on every command
+    assert manager.registry.problems == [] and warnings_of(caplog) == []
+
+
+def test_a_plugin_whose_extra_is_installed_loads(site: Path) -> None:
+    metadata = 'Provides-Extra: gpu\nRequires-Dist: attrs>=20; extra == "gpu"\n'
+    gpu = write_distribution(site, "hp-gpu", "1.0", {"hpx_gpu": GPU}, metadata)
+    manager = load(gpu)
+    assert manager.plugins["gpu"].status == "loaded"
+    assert manager.registry.names("backend") == ["cuda"]
+
+
+def test_a_wrapper_hook_implementation_is_refused_in_one_line(site: Path) -> None:
+    wrapping = write_distribution(
+        site,
+        "hp-wrapping",
+        "0.1",
+        {
+            "hpx_wrapping": """
+                from hyperplug import hookimpl
+
+                @hookimpl(wrapper=True)
+                def on_trial_end(study, trial):
+                    return (yield)
+            """
+        },
+    )
+    manager = load(wrapping)
+    assert manager.registry.problems == [
+        "plugin 'wrapping' (distribution hp-wrapping 0.1) implements hook 'on_trial_end' as a "
+        "wrapper (hookwrapper/wrapper=True), which hyperplug does not call: make it a plain "
+        "hook implementation"
+    ]
+    assert manager.pm.get_plugin("wrapping") is None
+
+
+def test_lifecycle_hooks_are_called_through_pluggy_and_a_raising_one_is_reported(
+    site: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    heard: list[str] = []
+
+    class Listener:
+        @hookimpl
+        def on_trial_end(self, study: Any, trial: Any) -> None:
+            heard.append(trial)
+
+    observer = write_distribution(site, "hp-observer", "0.1", {"hpx_observer": OBSERVER})
+    manager = load(observer)
+    manager.register(Listener(), "listener")
+    calls: list[tuple[str, list[str], dict[str, Any]]] = []
+    undo = manager.pm.add_hookcall_monitoring(
+        lambda name, impls, kwargs: calls.append((name, [i.plugin_name for i in impls], kwargs)),
+        lambda outcome, name, impls, kwargs: None,
+    )
+    try:
+        manager.notify("on_trial_end", study="s", trial="t1")
+        manager.notify("on_trial_end", study="s", trial="t2")
+    finally:
+        undo()
+    assert heard == ["t1", "t2"]  # the raising observer did not stop the other
+    assert calls == [
+        ("on_trial_end", ["observer", "listener"], {"study": "s", "trial": "t1"}),
+        ("on_trial_end", ["observer", "listener"], {"study": "s", "trial": "t2"}),
+    ]
+    assert manager.plugins["observer"].status == "failed"
+    assert warnings_of(caplog) == [
+        "plugin 'observer' (distribution hp-observer 0.1) hook on_trial_end raised "
+        "RuntimeError: dashboard unreachable"
     ]
 
 

@@ -90,12 +90,24 @@ def manager(tmp_path: Path) -> PluginManager:
         "# @package _global_\nmodel_name: probed\ntraining_params:\n  mlp:\n    lr: [0.1, 0.2]\n"
     )
     manager = PluginManager()
-    for name, plugin in get_plugin_manager().pm.list_name_plugin():
+    for name, plugin in get_plugin_manager().loaded():
         manager.register(plugin, name)
     manager.register(ProbePlugin(experiment), "probe", distribution="probe-dist")
     return manager
 
 
+@pytest.mark.hooks(
+    "register_trainers",
+    "register_datasets",
+    "register_splitters",
+    "register_trackers",
+    "register_vcs",
+    "register_backends",
+    "register_optimizers",
+    "register_updaters",
+    "register_scenarios",
+    "register_detectors",
+)
 def test_every_register_hook_adds_a_component(manager: PluginManager) -> None:
     assert set(REGISTER_HOOKS) == set(KINDS)
     for kind in KINDS:
@@ -104,6 +116,7 @@ def test_every_register_hook_adds_a_component(manager: PluginManager) -> None:
         assert entry.component.build(entry.component.config_class())[0] == "built"
 
 
+@pytest.mark.hooks("register_config_nodes")
 def test_components_and_config_nodes_become_hydra_group_options(manager: PluginManager) -> None:
     register_configs(manager)
     GlobalHydra.instance().clear()

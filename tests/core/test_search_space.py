@@ -22,6 +22,14 @@ def test_specs_become_dimensions() -> None:
     )
 
 
+def test_choice_reads_literals_with_ast_never_splitting_inside_one() -> None:
+    where = "training_params.mlp.x"
+    assert parse_dimension("choice('a,b', c)", where) == Choice(("a,b", "c"))
+    assert parse_dimension('choice("x)", -2, 1e-3, null)', where) == Choice(("x)", -2, 1e-3, None))
+    assert parse_dimension("choice([64], [128, 64])", where) == Choice(([64], [128, 64]))
+    assert parse_dimension("uniform(-1.5, 2)", where) == Range("uniform", -1.5, 2)
+
+
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
@@ -35,6 +43,10 @@ def test_specs_become_dimensions() -> None:
         ("uniform(1)", "takes 2 numbers, got 1"),
         ([], "is an empty grid"),
         ("choice()", "at least one value"),
+        ("choice(a, __import__('os').getcwd())", "\"__import__('os').getcwd()\" is not a value"),
+        ("choice(1 + 2)", "'1 + 2' is not a value (quote a string: '1 + 2')"),
+        ("choice(a b)", "cannot read 'choice(a b)'"),
+        ("choice(x=1)", "choice(...) takes values only"),
     ],
 )
 def test_bad_specs_name_the_key(spec: Any, message: str) -> None:

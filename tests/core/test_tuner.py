@@ -178,6 +178,13 @@ def test_bad_grid_values_fail_before_any_trial(
     assert tracker.list_studies() == []
 
 
+@pytest.mark.hooks(
+    "on_study_start",
+    "on_trial_start",
+    "on_trial_report",
+    "on_trial_end",
+    "on_study_end",
+)
 def test_lifecycle_hooks_see_the_whole_study(tracker: Any, store: Any, digits_splits: Any) -> None:
     calls: list[tuple[str, Any]] = []
 
@@ -208,7 +215,7 @@ def test_lifecycle_hooks_see_the_whole_study(tracker: Any, store: Any, digits_sp
             raise RuntimeError("observer bug")
 
     manager = PluginManager()
-    for name, plugin in get_plugin_manager().pm.list_name_plugin():
+    for name, plugin in get_plugin_manager().loaded():
         manager.register(plugin, name)
     manager.register(Observer(), "observer")
     manager.register(Broken(), "broken")

@@ -18,13 +18,13 @@ import shlex
 import subprocess
 import sys
 import textwrap
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import tomllib
 import yaml
 from doc_blocks import ROOT, Block, all_blocks
 

@@ -152,7 +152,7 @@ class KillingStore(LocalStore):
 
 def main(home, kind, n):
     manager = PluginManager()
-    for name, plugin in get_plugin_manager().pm.list_name_plugin():
+    for name, plugin in get_plugin_manager().loaded():
         manager.register(plugin, name)
     manager.register(Chaos(kind, int(n)), "chaos")
     store_class = KillingStore if kind == "promotion" else LocalStore

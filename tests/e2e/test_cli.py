@@ -44,8 +44,8 @@ def test_help_lists_groups_options_and_commands_without_torch(tmp_path: Path) ->
     for text in (
         "trainer: mlp, resnet, vit",
         "csv, digits, digits_images",
-        "tracker: sqlite",
-        "vcs: store",
+        "tracker: mlflow, sqlite",
+        "vcs: mlflow, store",
         "experiment: digits_class_incremental, digits_grid, digits_rotation",
         "updater: der, er, ewc, fine_tuning, gdumb, joint, lwf, offline_er",
         "hyperplug studies",

@@ -2,8 +2,8 @@
 
 The apps (tests/sweeper/apps) are ours, with the Optuna examples' objectives and spaces.
 The tests make the same runs and the same checks, adapted only in the plugin's name and
-the parameter syntax: ``hydra/sweeper/sampler=tpe`` is ``hydra.sweeper.optimizer=tpe``,
-``sampler.seed`` is ``optimizer_config.seed``, ``n_jobs`` is ``n_workers``,
+the parameter syntax: ``hydra/sweeper/sampler=tpe`` is ``hydra/sweeper/optimizer=tpe``,
+``sampler.seed`` is ``optimizer.seed``, ``n_jobs`` is ``n_workers``,
 ``storage``/``study_name`` are ``tracker_path``/``study``, ``max_failure_rate`` is
 ``max_failures`` (a count), and the best trial is read from hyperplug's tracker instead
 of Optuna's storage. Two cannot be adapted: several objectives are refused (one line),
@@ -68,8 +68,8 @@ def test_optuna_example(with_commandline: bool, tmp_path: Path) -> None:
         "hydra.sweeper.n_workers=1",
         f"hydra.sweeper.tracker_path={tracker}",
         "hydra.sweeper.study=test-optuna-example",
-        "hydra.sweeper.optimizer=tpe",
-        "hydra.sweeper.optimizer_config.seed=123",
+        "hydra/sweeper/optimizer=tpe",
+        "hydra.sweeper.optimizer.seed=123",
         "~z",
     ]
     if with_commandline:
@@ -89,7 +89,7 @@ def test_optuna_example(with_commandline: bool, tmp_path: Path) -> None:
     # Not adapted without the command line: Optuna's bound of 2.27 there is its seeded
     # TPE's 95th percentile over seeds, a fixed outcome for seed 123. Syne Tune 0.16's
     # TPE and random search draw from numpy's global generator whatever their
-    # random_seed, so optimizer_config.seed does not make a run reproducible and the
+    # random_seed, so optimizer.seed does not make a run reproducible and the
     # bound fails in about one run in ten (seen: 4.0).
 
 
@@ -164,8 +164,8 @@ def test_optuna_custom_search_space_example(tmp_path: Path) -> None:
         "hydra.sweeper.n_trials=20",
         "hydra.sweeper.n_workers=1",
         f"hydra.sweeper.tracker_path={tmp_path / 'test.db'}",
-        "hydra.sweeper.optimizer=random",
-        "hydra.sweeper.optimizer_config.seed=123",
+        "hydra/sweeper/optimizer=random",
+        "hydra.sweeper.optimizer.seed=123",
         f"max_z_difference_from_x={max_z_difference_from_x}",
     )
     found = results(tmp_path)
@@ -192,8 +192,8 @@ def test_failure_rate(max_failure_rate: float, tmp_path: Path) -> None:
         f"hydra.sweeper.n_trials={n_trials}",
         "hydra.sweeper.n_workers=2",
         f"hydra.sweeper.tracker_path={tmp_path / 'test.db'}",
-        "hydra.sweeper.optimizer=random",
-        "hydra.sweeper.optimizer_config.seed=123",
+        "hydra/sweeper/optimizer=random",
+        "hydra.sweeper.optimizer.seed=123",
         f"hydra.sweeper.max_failures={int(max_failure_rate * n_trials)}",
         "error=true",
     ]

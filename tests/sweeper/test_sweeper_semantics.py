@@ -5,6 +5,7 @@ sweep runner, on the configs that ship with hydra-core (``compose.yaml``: foo, b
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -60,9 +61,9 @@ def test_a_return_value_means_the_same_under_every_optimizer(
             hydra_sweep_runner,
             tmp_path / "sweep",
             [
-                f"hydra.sweeper.optimizer={optimizer}",
+                f"hydra/sweeper/optimizer={optimizer}",
                 "hydra.sweeper.n_trials=3",
-                "+hydra.sweeper.optimizer_config.seed=1",
+                "hydra.sweeper.optimizer.seed=1",
                 "hydra.sweeper.metric=loss",
                 "+a=1,2,3",
             ],
@@ -94,6 +95,55 @@ def test_several_objectives_end_the_sweep_with_what_is_supported(
 ) -> None:
     with pytest.raises(HyperplugError, match=r"returned 2 numbers \(several objectives\)"):
         run_sweep(hydra_sweep_runner, tmp_path / "sweep", ["+a=1,2"], lambda cfg: (cfg.a, -cfg.a))
+
+
+def the_process_id(cfg: DictConfig) -> dict[str, float]:
+    return {"pid": float(os.getpid()), "loss": float(cfg.a)}
+
+
+@pytest.mark.parametrize("backend", ["inline", "local"])
+def test_the_backend_comes_from_the_registry(
+    hydra_sweep_runner: TSweepRunner, tmp_path: Path, backend: str
+) -> None:
+    """``hydra.sweeper.backend`` is any registered backend: inline runs the jobs in the
+    sweep's own process, local in worker processes."""
+    jobs, found = run_sweep(
+        hydra_sweep_runner,
+        tmp_path / "sweep",
+        [f"hydra.sweeper.backend={backend}", "hydra.sweeper.metric=loss", "+a=1,2"],
+        the_process_id,
+    )
+    assert [t["status"] for t in found["trials"]] == ["completed"] * 2
+    pids = {job.return_value["pid"] for job in jobs}
+    assert (pids == {os.getpid()}) == (backend == "inline"), pids
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ["hydra.sweeper.backend=locl"],
+            "hydra.sweeper.backend=locl: unknown backend 'locl' (did you mean 'local'?)",
+        ),
+        (
+            ["hydra.sweeper.backend=inline", "hydra.sweeper.n_workers=2"],
+            "hydra.sweeper.n_workers=2: backend inline runs one job at a time",
+        ),
+        (
+            ["+hydra.sweeper.backend_config.threads_per_workers=2"],
+            "hydra.sweeper.backend_config.threads_per_workers: unknown key (did you mean "
+            "'threads_per_worker'?)",
+        ),
+    ],
+    ids=["unknown-backend", "inline-with-workers", "unknown-backend-key"],
+)
+def test_a_bad_backend_is_one_line_before_any_job(
+    hydra_sweep_runner: TSweepRunner, tmp_path: Path, overrides: list[str], message: str
+) -> None:
+    with pytest.raises(HyperplugError) as error:
+        run_sweep(hydra_sweep_runner, tmp_path / "sweep", [*overrides, "+a=1,2"])
+    assert str(error.value).startswith(message), str(error.value)
+    assert not (tmp_path / "sweep" / "optimization_results.yaml").exists()
 
 
 def test_a_rerun_of_a_finished_sweep_says_so_in_one_line(
@@ -132,13 +182,13 @@ def test_a_rerun_of_a_finished_sweep_says_so_in_one_line(
         (
             "hydra/sweeper/sampler=tpe",
             "hydra/sweeper/sampler=tpe is the Optuna sweeper's setting; hyperplug's is "
-            "hydra.sweeper.optimizer=grid|random|bo|tpe|asha|hyperband|bohb|rush (a seed: "
-            "+hydra.sweeper.optimizer_config.seed=N)",
+            "hydra/sweeper/optimizer=grid|random|bo|tpe|asha|hyperband|bohb|rush (a seed: "
+            "hydra.sweeper.optimizer.seed=N)",
         ),
         (
             "hydra.sweeper.sampler.seed=123",
             "hydra.sweeper.sampler.seed is the Optuna sweeper's setting; hyperplug's is "
-            "hydra.sweeper.optimizer=",
+            "hydra/sweeper/optimizer=",
         ),
         (
             "hydra.sweeper.study_name=s",
@@ -305,3 +355,52 @@ def test_a_bad_search_space_is_one_line_before_any_job(
         )
     assert str(raised.value).startswith(message) and "\n" not in str(raised.value)
     assert not (tmp_path / "sweep" / "multirun.yaml").exists()
+
+
+def test_the_optimizer_is_a_typed_config_group() -> None:
+    """``hydra/sweeper/optimizer=asha`` composes ASHA's typed settings, which reach the
+    optimizer; a value of the wrong type is refused when Hydra composes, before any job."""
+    from hydra import compose, initialize_config_module
+
+    from hyperplug.sweep.runner import _build_optimizer, settings_of
+
+    chosen = ["hydra/sweeper=hyperplug", "hydra/sweeper/optimizer=asha"]
+    with initialize_config_module("hydra.test_utils.configs", version_base="1.3"):
+        cfg = compose(
+            "compose.yaml",
+            overrides=[*chosen, "hydra.sweeper.optimizer.grace_period=2"],
+            return_hydra_config=True,
+        )
+        with pytest.raises(Exception, match=r"hydra\.sweeper\.optimizer\.grace_period") as bad:
+            compose(
+                "compose.yaml",
+                overrides=[*chosen, "hydra.sweeper.optimizer.grace_period=abc"],
+                return_hydra_config=True,
+            )
+    assert "abc" in str(bad.value)
+    node = OmegaConf.to_container(cfg.hydra.sweeper)
+    assert isinstance(node, dict)
+    assert (node["optimizer"]["name"], node["optimizer"]["grace_period"]) == ("asha", 2)
+    optimizer = _build_optimizer(settings_of({**node, "max_epochs": 4}))
+    assert (optimizer.config.name, optimizer.config.grace_period) == ("asha", 2)
+    assert optimizer.config.max_epochs == 4  # the sweep's budget key
+
+
+def test_hydras_plugin_scan_and_an_app_without_the_group_load_no_plugin(tmp_path: Path) -> None:
+    """The optimizer group's options come from the plugin registry, loaded only when a
+    config of the group is looked up: never at Hydra's plugin scan (every Hydra app)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from hydra import compose, initialize_config_module\n"
+        "with initialize_config_module('hydra.test_utils.configs', version_base='1.3'):\n"
+        "    compose('compose.yaml', overrides=['hydra/sweeper=hyperplug'],"
+        " return_hydra_config=True)\n"
+        "print('hyperplug.plugin_manager' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
+    assert done.stdout.strip() == "False", done.stderr

@@ -325,3 +325,37 @@ def test_the_writability_probe_writes_real_bytes(tmp_path):
     assert result.startswith(f"vcs.root: model store '{root}' is not writable"), result
     assert not (tmp_path / "new").exists()  # the directories it made are gone again
     assert leftovers(tmp_path) == []
+
+
+HOLD_LOCK = """
+import sys, time
+from filelock import FileLock
+with FileLock(sys.argv[1]):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_held_lock_times_out_in_one_line_naming_the_file_and_saves_nothing(tmp_path):
+    import subprocess
+    import sys
+
+    store = LocalStore(LocalStoreConfig(root=str(tmp_path / "models"), lock_timeout_s=0.5))
+    (store.root / "m").mkdir(parents=True)
+    lock_file = store.root / "m" / ".lock"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(lock_file)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline() == "held\n"
+        with pytest.raises(StorageError) as error:
+            store.save("m", WEIGHTS, meta())
+    finally:
+        holder.kill()
+        holder.wait()
+    assert str(error.value).startswith(
+        f"model store: lock file '{lock_file}' still held by another process after 0.5 s "
+        "(vcs.lock_timeout_s)"
+    )
+    assert leftovers(store.root / "m") == []
+    assert store.save("m", WEIGHTS, meta()).version == 1  # the holder gone, saves go on

@@ -24,10 +24,11 @@ import pytest
 from hyperplug import hookimpl
 from hyperplug.config import configure
 from hyperplug.errors import ConfigError
+from hyperplug.netprobe import server_problem
 from hyperplug.plugin_manager import PluginManager, get_plugin_manager
 from hyperplug.plugins.wandb.configs import resolve_mode
 from hyperplug.plugins.wandb.offline import OfflineRun, read_run, run_dirs
-from hyperplug.plugins.wandb.session import decide_mode, server_problem
+from hyperplug.plugins.wandb.session import decide_mode
 from hyperplug.tuner import GridTuner
 
 GRID = {"mlp": {"lr": [0.05, 1e30, 0.01]}}  # lr 1e30: the loss turns NaN, the trial fails
