@@ -11,8 +11,6 @@ every app's search path, which costs nothing until then.
 
 from __future__ import annotations
 
-import functools
-
 from hydra.core.config_search_path import ConfigSearchPath
 from hydra.core.object_type import ObjectType
 from hydra.plugins.config_source import ConfigResult, ConfigSource
@@ -22,9 +20,12 @@ GROUP = "hydra/sweeper/optimizer"
 SCHEME = "hyperplug-optimizers"
 
 
-@functools.cache
 def optimizer_configs() -> dict[str, type]:
-    """Optimizer name -> its config class, from the registry (loaded on first use)."""
+    """Optimizer name -> its config class, from the registry (loaded on first use, and
+    cached there). Not a ``functools.cache`` of its own: Hydra's plugin scan executes this
+    module again, and the sweeper's jobs cloudpickle Hydra's state, which then holds a
+    class of the earlier execution whose cached function pickle refuses ("not the same
+    object")."""
     from hyperplug.plugin_manager import get_registry
 
     return {e.component.name: e.component.config_class for e in get_registry().entries("optimizer")}

@@ -62,8 +62,13 @@ def hyperplug_zip() -> bytes:
                     entries[f"{base}/{path.relative_to(folder).as_posix()}"] = path.read_bytes()
     dist = metadata.distribution("hyperplug")
     info = f"hyperplug-{dist.version}.dist-info"
-    for name in ("METADATA", "entry_points.txt"):
-        text = dist.read_text(name)
+    # an editable install run from its source folder may be found as the egg-info pip
+    # leaves there, whose metadata file is PKG-INFO; the job's dist-info needs METADATA
+    metadata_text = dist.read_text("METADATA") or dist.read_text("PKG-INFO")
+    for name, text in (
+        ("METADATA", metadata_text),
+        ("entry_points.txt", dist.read_text("entry_points.txt")),
+    ):
         if text is not None:
             entries[f"{info}/{name}"] = text.encode()
     buffer = io.BytesIO()

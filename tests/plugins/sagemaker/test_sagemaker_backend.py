@@ -278,3 +278,29 @@ def test_a_study_process_without_the_extra_gets_one_line(monkeypatch: pytest.Mon
     monkeypatch.setitem(sys.modules, "boto3", None)  # what Python does for a missing package
     with pytest.raises(HyperplugError, match=r"pip install 'hyperplug\[sagemaker\]'"):
         build_backend({"name": "sagemaker", "role": ROLE, "s3_prefix": "s3://bucket/p"})
+
+
+def test_the_shipped_code_has_metadata_when_hyperplug_is_found_as_an_egg_info(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pip install -e .` leaves hyperplug.egg-info in the source folder, and a process
+    run from there finds the distribution through it (PKG-INFO, no METADATA): the job
+    found a nameless distribution and every trial failed."""
+    import io
+    import zipfile
+
+    from hyperplug.plugins.sagemaker.shipping import hyperplug_zip
+
+    egg = tmp_path / "hyperplug.egg-info"
+    egg.mkdir()
+    installed = metadata.distribution("hyperplug")
+    pkg_info = installed.read_text("METADATA") or installed.read_text("PKG-INFO")
+    (egg / "PKG-INFO").write_text(pkg_info or "")
+    (egg / "entry_points.txt").write_text(installed.read_text("entry_points.txt") or "")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert metadata.distribution("hyperplug").read_text("METADATA") is None  # found as the egg
+    with zipfile.ZipFile(io.BytesIO(hyperplug_zip())) as archive:
+        names = archive.namelist()
+        meta = next(n for n in names if n.endswith(".dist-info/METADATA"))
+        assert "Name: hyperplug" in archive.read(meta).decode()
+        assert any(n.endswith(".dist-info/entry_points.txt") for n in names)
