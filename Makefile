@@ -1,5 +1,6 @@
 # make demo: create .venv, install hyperplug, run the digits grid study.
 # make test: create .venv if needed, run the whole test suite.
+# make docs: build the documentation site into site/, strictly (CI runs it).
 # make lock: recompile requirements.lock (every version dev and CI install) after a change
 #            to pyproject.toml's requirements or to the pins in constraints.txt.
 PYTHON ?= python3
@@ -8,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 LOCK := requirements.lock
 
-.PHONY: install demo test lint format bench lock clean
+.PHONY: install demo test lint format docs bench lock clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +30,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# strict: a broken link or anchor, a page left out of the nav, or a public name of the API
+# reference without a docstring fails the build. `python -m mkdocs`, not the mkdocs
+# script: the script's folder (.venv/bin) would come first on sys.path, and griffe would
+# take the `hyperplug` console script there for the package.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict
+
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
@@ -44,4 +52,4 @@ lock: $(STAMP)
 		--custom-compile-command 'make lock' -o $(LOCK)
 
 clean:
-	rm -rf $(VENV) .hyperplug .pytest_cache .ruff_cache
+	rm -rf $(VENV) .hyperplug .pytest_cache .ruff_cache site

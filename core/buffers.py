@@ -26,25 +26,32 @@ import numpy as np
 from hyperplug.errors import ConfigError
 from hyperplug.interfaces import MemoryBuffer
 
-#: the buffers a replay updater's ``buffer`` option may name
 BUFFERS = ("reservoir", "class_balanced", "sliding_window")
+"""The buffers a replay updater's ``buffer`` option may name."""
 #: rows an unbounded buffer allocates at first
 _INITIAL_CAPACITY = 1024
 
 
 class ArrayBuffer(MemoryBuffer):
-    """Rows in preallocated arrays; subclasses choose the slot of an offered row."""
+    """Rows in preallocated arrays; subclasses choose the slot of an offered row.
+
+    ``max_size`` rows at most (None: unbounded); ``rng`` draws the policy's random choices
+    (seed it from the update's ``context.seed``)."""
 
     kind: ClassVar[str]
+    """The policy's name (``reservoir``): what ``make_buffer`` takes."""
 
     def __init__(self, max_size: int | None, rng: np.random.Generator) -> None:
         if max_size is not None and max_size < 1:
             raise ConfigError(f"a {self.kind} buffer needs a size >= 1, got {max_size}")
         self.max_size = max_size
+        """How many rows it keeps at most; None: unbounded."""
         self.rng = rng
+        """The generator of the policy's random choices."""
         self.size = 0
-        #: rows offered so far, across updates
+        """How many slots are filled."""
         self.seen = 0
+        """Rows offered so far, across updates."""
         self._x: np.ndarray | None = None
         self._y = np.zeros(0, dtype=np.int64)
         self._extras: dict[str, np.ndarray] = {}
@@ -95,19 +102,24 @@ class ArrayBuffer(MemoryBuffer):
 
     @property
     def x(self) -> np.ndarray:
+        """The rows held, in slot order (a view: copy before changing it)."""
         if self._x is None:
             return np.zeros((0,))
         return self._x[: self.size]
 
     @property
     def y(self) -> np.ndarray:
+        """Their labels."""
         return self._y[: self.size]
 
     @property
     def extras(self) -> dict[str, np.ndarray]:
+        """Per-row float32 arrays kept beside the rows (DER's logits), NaN where a row was
+        offered without one."""
         return {key: value[: self.size] for key, value in self._extras.items()}
 
     def counts(self) -> dict[int, int]:
+        """label -> how many rows of it are held."""
         labels, counts = np.unique(self.y, return_counts=True)
         return dict(zip(labels.tolist(), counts.tolist(), strict=True))
 
@@ -215,9 +227,13 @@ def _widened(array: np.ndarray, width: int) -> np.ndarray:
 
 
 class ReservoirBuffer(ArrayBuffer):
+    """A uniform sample of every row ever offered (Vitter's algorithm R)."""
+
     kind = "reservoir"
+    """The name ``make_buffer`` and a replay updater's ``buffer`` option know it by."""
 
     def slot_for(self, label: int) -> int | None:
+        """The next free slot; once full, a random slot with probability size/seen."""
         assert self.max_size is not None
         if self.size < self.max_size:
             return self.size
@@ -226,9 +242,14 @@ class ReservoirBuffer(ArrayBuffer):
 
 
 class ClassBalancedBuffer(ArrayBuffer):
+    """Classes as equal as the budget allows (GDumb's greedy policy)."""
+
     kind = "class_balanced"
+    """The name ``make_buffer`` and a replay updater's ``buffer`` option know it by."""
 
     def slot_for(self, label: int) -> int | None:
+        """The next free slot; once full, a random row of a largest class, unless the
+        row's class is already among the largest."""
         assert self.max_size is not None
         if self.size < self.max_size:
             return self.size
@@ -243,29 +264,40 @@ class ClassBalancedBuffer(ArrayBuffer):
 
 
 class SlidingWindowBuffer(ArrayBuffer):
+    """The most recent ``max_size`` rows."""
+
     kind = "sliding_window"
+    """The name ``make_buffer`` and a replay updater's ``buffer`` option know it by."""
 
     def __init__(self, max_size: int | None, rng: np.random.Generator) -> None:
         super().__init__(max_size, rng)
         self.next_slot = 0
+        """The slot the next row overwrites."""
 
     def slot_for(self, label: int) -> int | None:
+        """The slots in turn, round and round."""
         assert self.max_size is not None
         slot = self.next_slot
         self.next_slot = (self.next_slot + 1) % self.max_size
         return slot
 
     def counters(self) -> dict[str, Any]:
+        """``{"next_slot": ...}``."""
         return {"next_slot": self.next_slot}
 
     def restore_counters(self, info: Mapping[str, Any]) -> None:
+        """Take back ``next_slot``."""
         self.next_slot = int(info.get("next_slot", self.size % (self.max_size or 1)))
 
 
 class UnboundedBuffer(ArrayBuffer):
+    """Every row offered (joint training keeps all the data)."""
+
     kind = "unbounded"
+    """The name ``make_buffer`` knows it by (the ``joint`` updater uses it)."""
 
     def slot_for(self, label: int) -> int | None:
+        """Always a new slot."""
         return self.size
 
 

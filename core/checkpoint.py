@@ -52,8 +52,11 @@ class SavedCheckpoint:
     """What ``TrialCheckpoint.save`` wrote at the end of ``epoch``."""
 
     epoch: int
+    """The epoch it was saved after."""
     arrays: dict[str, np.ndarray]
+    """The arrays the trainer saved, read back from safetensors."""
     state: dict[str, Any]
+    """The JSON state the trainer saved."""
 
 
 class TrialCheckpoint:
@@ -63,11 +66,12 @@ class TrialCheckpoint:
         self, trial_dir: str | Path, on_save: Callable[[Path], None] | None = None
     ) -> None:
         self.directory = Path(trial_dir) / DIRECTORY
-        #: the epoch ``load`` found (None: the trial starts from scratch)
+        """Where the checkpoint's files are."""
         self.resumed_epoch: int | None = None
-        #: called with the directory once a save is complete (a backend whose workers do
-        #: not share the study's filesystem sends the checkpoint to the study process)
+        """The epoch ``load`` found (None: the trial starts from scratch)."""
         self.on_save = on_save
+        """Called with the directory once a save is complete (a backend whose workers do
+        not share the study's filesystem sends the checkpoint to the study process)."""
 
     def save(self, epoch: int, arrays: Mapping[str, np.ndarray], state: Mapping[str, Any]) -> None:
         """Keep ``arrays`` and ``state`` as the trial's state after ``epoch``."""
@@ -105,6 +109,7 @@ class TrialCheckpoint:
         return saved
 
     def remove(self) -> None:
+        """Delete the checkpoint (the study engine does, once the trial has ended)."""
         shutil.rmtree(self.directory, ignore_errors=True)
 
 

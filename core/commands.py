@@ -36,26 +36,36 @@ def compose(overrides: Sequence[str]) -> Any:
         return hydra_compose(config_name=name, overrides=list(overrides))
 
 
-#: the config key that says where a component keeps its records (built-ins' convention)
-RECORD_KEYS = {"tracker": ("path", "tracker database"), "vcs": ("root", "model store")}
+#: what the records of each kind the commands read are called
+RECORDS = {"tracker": "tracker database", "vcs": "model store"}
+
+
+def records_location(config: Any) -> tuple[str, str] | None:
+    """``(key, path)``: the config key naming the local file or folder that holds a
+    tracker's or store's records, and its value, from the config class's optional method
+    ``records_location(self) -> tuple[str, str] | None``; None when the class has no such
+    method or says its records are not in a local path (a server, an in-memory database)."""
+    method = getattr(config, "records_location", None)
+    return None if method is None else method()
 
 
 def _build(cfg: Any, kind: str) -> Any:
-    """The ``kind`` component, to read from. Reading creates nothing: a record that is not
-    there is an error naming the key, not an empty table (a typo in a path would look
-    like an empty record, and leave a stray database or folder behind)."""
+    """The ``kind`` component, to read from. Reading creates nothing: where the config says
+    its records are (``records_location``) and nothing is there, that is an error naming
+    the key, not an empty table (a typo in a path would look like an empty record, and
+    leave a stray database or folder behind)."""
     from pathlib import Path
 
     from hyperplug.config import configure
 
-    key, what = RECORD_KEYS[kind]
-    where = cfg[kind].get(key)
-    if isinstance(where, str) and where != ":memory:" and not Path(where).expanduser().exists():
-        raise NotFoundError(
-            f"{kind}.{key}: no {what} at '{where}' (run a study first, or point {kind}.{key} "
-            "at one)"
-        )
     component, config = configure(kind, cfg[kind], get_plugin_manager())
+    location = records_location(config)
+    if location is not None and not Path(location[1]).expanduser().exists():
+        key, where = location
+        raise NotFoundError(
+            f"{kind}.{key}: no {RECORDS[kind]} at '{where}' (run a study first, or point "
+            f"{kind}.{key} at one)"
+        )
     return component.build(config)
 
 
@@ -142,9 +152,21 @@ def show_study(positional: list[str], cfg: Any) -> int:
         trials = tracker.list_trials(study.id)
     finally:
         tracker.close()
-    winner = _build(cfg, "vcs").get(study.winner_version) if study.winner_version else None
+    winner, unseen = None, None
+    if study.winner_version:
+        try:  # the version's details: test metrics, aliases, where it lives
+            winner = _build(cfg, "vcs").get(study.winner_version)
+        except HyperplugError as exc:  # the store is elsewhere: the tracker's record will do
+            unseen = str(exc)
     metrics = list(dict.fromkeys([*cfg.get("metrics", []), study.perf_metric]))
     print_study(study, trials, metrics, winner)
+    if unseen is not None:
+        _console().print(
+            f"(the version's details are in its model store, not found here: {unseen})",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     return 0
 
 
@@ -199,7 +221,7 @@ def show_model(positional: list[str], cfg: Any) -> int:
         "metrics": format_params(version.meta.metrics),
         "trainer config": format_params(version.meta.trainer_config),
         "study": version.meta.study or "-",
-        "trial": str(version.meta.trial_id),
+        "trial": _trial_row(cfg, version.meta),
         "data fingerprint": version.meta.data_fingerprint or "-",
         "parent": version.meta.parent or "-",
         **update_rows(version),
@@ -216,6 +238,29 @@ def show_model(positional: list[str], cfg: Any) -> int:
         sys.stderr.write(f"hyperplug: error: {problem}\n")
         return 1
     return 0
+
+
+def _trial_row(cfg: Any, meta: Any) -> str:
+    """The trial a version came from, by its number within its study (what the tables and
+    the summary show), with the tracker's id; only the id when the tracker at hand does
+    not know the trial (no database there, another tracker)."""
+    if meta.trial_id is None:
+        return "-"
+    unknown = f"tracker id {meta.trial_id} (its study is not in this tracker)"
+    if meta.study is None:
+        return unknown
+    try:
+        tracker = _build(cfg, "tracker")
+    except HyperplugError:
+        return unknown
+    try:
+        study = tracker.get_study(meta.study)
+        number = {t.id: t.number for t in tracker.list_trials(study.id)}.get(meta.trial_id)
+    except HyperplugError:
+        return unknown
+    finally:
+        tracker.close()
+    return unknown if number is None else f"{number} (tracker id {meta.trial_id})"
 
 
 def _verify(vcs: Any, ref: str) -> str | None:

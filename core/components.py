@@ -28,8 +28,11 @@ KINDS: tuple[str, ...] = (
     "scenario",
     "detector",
 )
+"""The kinds of component, each a Hydra config group of the same name."""
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+"""What a component name looks like: lower-case letters, digits and ``_``, starting with a
+letter."""
 
 
 def _check_name(instance: Component, attribute: attrs.Attribute, value: str) -> None:
@@ -56,10 +59,18 @@ class Component:
     """A pluggable part: ``factory(config)`` builds it from an instance of ``config_class``."""
 
     kind: str = attrs.field(validator=attrs.validators.in_(KINDS))
+    """One of ``KINDS``."""
     name: str = attrs.field(validator=_check_name)
+    """The name users choose it by (``trainer=<name>``), matching ``NAME_PATTERN``."""
     factory: Callable[[Any], Any]
+    """Builds the component from a validated ``config_class`` instance: a class or a
+    function (import heavy libraries inside it, not at module level)."""
     config_class: type = attrs.field(validator=_check_config_class)
+    """An attrs class whose field defaults are the component's defaults, with a field
+    ``name: str = "<name>"``; it becomes the Hydra config group option ``<kind>/<name>``."""
     description: str = ""
+    """One line for ``hyperplug plugins``."""
 
     def build(self, config: Any) -> Any:
+        """``factory(config)``: the component, from a validated config instance."""
         return self.factory(config)

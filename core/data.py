@@ -27,15 +27,24 @@ def fingerprint_arrays(*arrays: np.ndarray) -> str:
 
 @attrs.frozen
 class Dataset:
-    """A labelled classification dataset: ``x`` is (n, *features), ``y`` is (n,) class indices."""
+    """A labelled classification dataset: ``x`` is (n, *features), ``y`` is (n,) class indices.
+
+    Build one with ``Dataset.from_arrays``, which encodes the labels and computes the
+    fingerprint.
+    """
 
     name: str
+    """The dataset's name (a file's stem, ``digits``)."""
     x: np.ndarray = attrs.field(repr=False)
+    """The inputs, shaped (n, *features): flat rows or images (n, H, W, C)."""
     y: np.ndarray = attrs.field(repr=False)
+    """The labels as int64 class indices into ``classes``, shaped (n,)."""
     classes: tuple[str, ...]
+    """The class names; label ``i`` is ``classes[i]``."""
     fingerprint: str
-    #: names of the feature columns of tabular data (``x[:, i]``), when the source has them
+    """``fingerprint_arrays(x, y)``: identifies the data."""
     features: tuple[str, ...] = ()
+    """Names of the feature columns of tabular data (``x[:, i]``), when the source has them."""
 
     @classmethod
     def from_arrays(
@@ -64,7 +73,9 @@ class ArraySplit:
     """One part of a split: features and class indices."""
 
     x: np.ndarray = attrs.field(repr=False)
+    """The inputs, shaped (n, *features)."""
     y: np.ndarray = attrs.field(repr=False)
+    """The labels, int64 class indices, shaped (n,)."""
 
     def __len__(self) -> int:
         return len(self.y)
@@ -72,20 +83,34 @@ class ArraySplit:
 
 @attrs.frozen
 class DataSplits:
-    """Train, validation and test parts of one dataset, with what a model needs to know."""
+    """Train, validation and test parts of one dataset, with what a model needs to know.
+
+    A splitter builds it (``DataSplitter.split_data``); from Python, so may you:
+    ``DataSplits(ArraySplit(x1, y1), ArraySplit(x2, y2), ArraySplit(x3, y3), classes,
+    fingerprint_arrays(x1, y1, x2, y2, x3, y3))``.
+    """
 
     train: ArraySplit
+    """What the trainer trains on."""
     val: ArraySplit
+    """What picks the best epoch and the winner."""
     test: ArraySplit
+    """Held out: the winner is evaluated on it once (``test_loss``, ``test_accuracy``)."""
     classes: tuple[str, ...]
+    """The class names, shared by the three parts."""
     fingerprint: str
+    """Identifies the split: the dataset's fingerprint hashed with what decided the cut
+    (sizes, seed). A model version records it as ``data_fingerprint``, and a worker
+    checks that the data it built has it."""
 
     @property
     def n_classes(self) -> int:
+        """``len(classes)``."""
         return len(self.classes)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
+        """The shape of one training input (``x.shape[1:]``)."""
         return tuple(int(d) for d in self.train.x.shape[1:])
 
 

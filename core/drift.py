@@ -107,10 +107,13 @@ class UpdateSkipped:
     stays the current version, nothing was trained or written."""
 
     model: ModelVersion
+    """The version that was not updated (it stays the current one)."""
     drift: DriftResult
+    """The test that found no shift."""
 
     @property
     def message(self) -> str:
+        """The one line the command line prints for it."""
         result = self.drift
         return (
             f"no shift: {result.detector} statistic {result.statistic:.4g}, {comparison(result)} "

@@ -148,6 +148,8 @@ class Engine:
         #: tasks waiting for a free slot: retries and resumed trials
         self.queue: deque[TrialTask] = deque()
         self.max_retries = 0
+        #: the budget's epochs of a trial (``Budget.max_epochs``), once ``run`` starts
+        self.max_epochs: int | None = None
         #: the error of the latest failed trial, for the max-failures message
         self.last_error: str | None = None
 
@@ -281,8 +283,12 @@ class Engine:
             return True
         run.seen = epoch
         if self.search is not None and not self.search.on_report(trial_id, epoch, values):
-            if run.epochs is not None and epoch >= run.epochs:
-                return True  # its last epoch: the trial completes, it is not stopped
+            # its last epoch: the trial completes, it is not stopped. The last is the
+            # trainer's ``epochs``, or the budget's ``max_epochs`` for a trainer without
+            # that key, which is ended there (its search stops every trial at the budget)
+            last = run.epochs if run.epochs is not None else self.max_epochs
+            if last is not None and epoch >= last:
+                return run.epochs is not None
             run.stopped = True
             return False
         return True
@@ -371,6 +377,7 @@ class Engine:
         """Run trials until the search is done or a budget is spent."""
         self.search = search
         self.max_retries = budget.max_retries
+        self.max_epochs = budget.max_epochs
         deadline = None
         if budget.max_wall_time_s is not None:
             deadline = self.tally.started + budget.max_wall_time_s

@@ -27,9 +27,9 @@ if TYPE_CHECKING:
 
 hookspec = pluggy.HookspecMarker("hyperplug")
 
-#: what ``register_config_nodes`` may give as a node: an attrs (or dataclass) instance, a
-#: dict, or the path of a YAML file
 ConfigNode = object | dict[str, Any] | str | Path
+"""What ``register_config_nodes`` may give as a node: an attrs (or dataclass) instance, a
+dict, or the path of a YAML file."""
 
 
 @hookspec

@@ -33,7 +33,16 @@ class DataSplitter(abc.ABC):
     """A ``splitter`` component: turns one dataset into train/val/test parts."""
 
     @abc.abstractmethod
-    def split_data(self, dataset: Dataset) -> DataSplits: ...
+    def split_data(self, dataset: Dataset) -> DataSplits:
+        """Cut ``dataset`` into non-empty, disjoint ``train``, ``val`` and ``test`` parts
+        that keep its ``classes``, the same way every time for the same config.
+
+        Build the result as ``DataSplits(train=ArraySplit(x, y), val=..., test=...,
+        classes=dataset.classes, fingerprint=...)``. The ``fingerprint`` identifies the
+        split, not only the data: hash ``dataset.fingerprint`` together with what decides
+        the cut (sizes, seed), so that two splits of one dataset differ. A model version
+        records it as its ``data_fingerprint``.
+        """
 
 
 # --------------------------------------------------------------------------- training
@@ -51,10 +60,15 @@ class Reporter(Protocol):
     """
 
     perf_metric: str
+    """The metric that picks the best epoch (and the study's winner), e.g. ``val_accuracy``."""
     mode: str
+    """``"max"`` or ``"min"``: whether a larger or a smaller ``perf_metric`` is better."""
     checkpoint: Any
+    """A ``hyperplug.checkpoint.TrialCheckpoint`` for a trainer that keeps its state after
+    each epoch, or None when the study keeps no checkpoints (the Python API's inline runs)."""
 
-    def __call__(self, epoch: int, metrics: Mapping[str, float]) -> bool: ...
+    def __call__(self, epoch: int, metrics: Mapping[str, float]) -> bool:
+        """Report ``metrics`` (finite floats) of ``epoch`` (counting from 1); False: stop."""
 
 
 class ModelTrainer(abc.ABC):
@@ -65,16 +79,29 @@ class ModelTrainer(abc.ABC):
     trainer holds the weights of its best epoch. ``state_dict``/``model_info`` are
     what the version-control system stores; ``restore`` builds a working trainer
     back from them.
+
+    Give the config class an ``epochs: int`` field for the number of epochs ``fit``
+    trains: the optimizers that decide per epoch (``asha``, ``hyperband``, ``bohb``,
+    ``rush``) set it to their ``max_epochs`` for every trial, and a trial that trains
+    that many epochs ends ``completed``. A trainer without one trains as many epochs as
+    it decides; the study stops it at ``max_epochs`` (recorded ``completed`` as well).
     """
 
-    #: the registered component name, set by subclasses
     name: ClassVar[str]
+    """The registered component name, set by subclasses."""
 
     def __init__(self, config: Any) -> None:
         self.config = config
+        """The validated instance of the component's config class."""
 
     @abc.abstractmethod
-    def fit(self, data: DataSplits, report: Reporter) -> None: ...
+    def fit(self, data: DataSplits, report: Reporter) -> None:
+        """Train on ``data.train``; after every epoch evaluate on ``data.val`` and call
+        ``report(epoch, metrics)`` (epochs count from 1) with at least ``train_loss``,
+        ``val_loss`` and ``val_accuracy``; return when ``report`` returns False (early
+        stopping). Keep the weights of the best epoch by ``report.perf_metric`` and
+        ``report.mode``: after ``fit`` the trainer holds them. Raise ``DataError`` for data
+        it cannot train on; any other exception fails the trial (not the study)."""
 
     def warm_up(self) -> None:  # noqa: B027 - optional hook
         """Called once in a fresh worker process, on a trainer built with its default
@@ -83,7 +110,8 @@ class ModelTrainer(abc.ABC):
 
     @abc.abstractmethod
     def evaluate(self, split: ArraySplit) -> dict[str, float]:
-        """Return ``loss`` and ``accuracy`` on a split."""
+        """Return ``{"loss": ..., "accuracy": ...}`` on ``split`` (floats): the study
+        records them for the winner's test split as ``test_loss`` and ``test_accuracy``."""
 
     @abc.abstractmethod
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -102,25 +130,48 @@ class ModelTrainer(abc.ABC):
     def restore(
         cls, config: Any, state: Mapping[str, np.ndarray], info: Mapping[str, Any]
     ) -> ModelTrainer:
-        """Rebuild a trained trainer from ``state_dict`` and ``model_info``."""
+        """Rebuild a trained trainer from what a version stored, without training.
+
+        ``config`` is an instance of the config class, validated: the version's saved
+        trainer config (through the config class's optional ``for_restore``, see
+        [hooks](../hooks.md#register_trainers)); ``state`` the arrays ``state_dict``
+        returned, read back from safetensors (same names, dtypes and shapes); ``info``
+        what ``model_info`` returned, read back from JSON (tuples come back as lists).
+        The result must ``predict`` exactly as the trainer that was saved.
+        """
 
 
 # --------------------------------------------------------------------------- tracking
 
 TRIAL_STATUSES = ("running", "completed", "stopped", "failed")
+"""A trial's status: ``running`` until it ends; ``completed`` (trained to its end),
+``stopped`` (early stopping by the optimizer) or ``failed`` (it raised, reported a
+non-finite value, never reported the perf_metric, or its worker died)."""
 
 
 @attrs.frozen
 class StudyRecord:
+    """A study as the tracker records it (``start_study``, ``get_study``, ...)."""
+
     id: int
+    """The tracker's id of the study (``list_trials(study.id)``)."""
     name: str
+    """The study's unique name."""
     perf_metric: str
+    """The metric that picks the winner."""
     mode: str
+    """``"max"`` or ``"min"``: the direction of ``perf_metric``."""
     status: str
+    """``running`` until ``end_study``; then ``completed`` or ``failed`` (one of
+    ``TRIAL_STATUSES`` but ``running``)."""
     created_at: float
+    """When the study started (``time.time()``)."""
     config: dict[str, Any]
+    """The config the study was started with, as plain JSON-able dicts."""
     winner_trial_id: int | None = None
+    """The tracker's id of the winning trial, once the study ended with one."""
     winner_version: str | None = None
+    """The ref (``name:vN``) of the model version the winner was saved as."""
 
 
 @attrs.frozen
@@ -132,16 +183,29 @@ class TrialRecord:
     """
 
     id: int
+    """The tracker's id of the trial, unique across studies (``end_trial(trial.id, ...)``,
+    ``VersionMeta.trial_id``)."""
     study_id: int
+    """The ``StudyRecord.id`` of its study."""
     number: int
+    """Its number within the study, counting from 0: what tables and the CLI show."""
     trainer: str
+    """The trainer's registered name (an update's trial: the updater's)."""
     params: dict[str, Any]
+    """The point of the search this trial runs (``{"lr": 0.01}``), secrets masked."""
     trainer_config: dict[str, Any]
+    """The trainer's full config (its defaults, then the params), secrets masked."""
     status: str
+    """One of ``TRIAL_STATUSES``."""
     started_at: float
+    """When it started (``time.time()``)."""
     ended_at: float | None = None
+    """When it ended; None while it runs."""
     error: str | None = None
+    """Why it failed, in one line; None unless ``status`` is ``failed``."""
     metrics: dict[str, float] = attrs.Factory(dict)
+    """The values of its best epoch by the study's perf_metric (the epoch whose weights the
+    trainer keeps; a metric missing there: its last value). Empty until it reports."""
 
 
 class MetadataTracker(abc.ABC):
@@ -161,7 +225,9 @@ class MetadataTracker(abc.ABC):
         status: str,
         winner_trial_id: int | None = None,
         winner_version: str | None = None,
-    ) -> StudyRecord: ...
+    ) -> StudyRecord:
+        """Set the study's ``status`` and its winner (trial id and version ref), and
+        return the updated record; ``NotFoundError`` for an unknown id."""
 
     @abc.abstractmethod
     def start_trial(
@@ -174,7 +240,15 @@ class MetadataTracker(abc.ABC):
         """Record a new running trial; its ``number`` counts up from 0 within the study."""
 
     @abc.abstractmethod
-    def end_trial(self, trial_id: int, status: str, error: str | None = None) -> TrialRecord: ...
+    def end_trial(self, trial_id: int, status: str, error: str | None = None) -> TrialRecord:
+        """Record the end of a trial (``status`` ``completed``, ``stopped`` or ``failed``,
+        with ``error`` the reason of a failure) and return its final record.
+
+        The tracker computes the record's ``metrics`` itself, from what ``log_metrics``
+        recorded: the values of the trial's best epoch by its study's ``perf_metric`` and
+        ``mode`` (a metric not reported at that epoch: its last value). No one passes them
+        in; the conformance suite checks it.
+        """
 
     def reopen_trial(self, trial_id: int) -> TrialRecord:
         """Set an ended trial ``running`` again, its error and end time cleared and its
@@ -188,10 +262,12 @@ class MetadataTracker(abc.ABC):
         """Raise ``NotFoundError`` naming the study if there is none."""
 
     @abc.abstractmethod
-    def list_studies(self) -> list[StudyRecord]: ...
+    def list_studies(self) -> list[StudyRecord]:
+        """Every study, oldest first."""
 
     @abc.abstractmethod
-    def list_trials(self, study_id: int) -> list[TrialRecord]: ...
+    def list_trials(self, study_id: int) -> list[TrialRecord]:
+        """The study's trials by ``number``, each with its best epoch's ``metrics``."""
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release connections; the tracker is not used afterwards."""
@@ -199,18 +275,27 @@ class MetadataTracker(abc.ABC):
 
 @attrs.frozen
 class MetricRecord:
+    """One value a trial reported: ``get_metrics`` returns them."""
+
     trial_id: int
+    """The ``TrialRecord.id`` of the trial."""
     epoch: int
+    """The epoch it belongs to, counting from 1."""
     name: str
+    """The metric's name (``val_loss``)."""
     value: float
+    """Its value."""
     recorded_at: float
+    """When it was recorded (``time.time()``)."""
 
 
 class MetricsTracker(abc.ABC):
     """Records every metric a trial reports, epoch by epoch."""
 
     @abc.abstractmethod
-    def log_metrics(self, trial_id: int, epoch: int, metrics: Mapping[str, float]) -> None: ...
+    def log_metrics(self, trial_id: int, epoch: int, metrics: Mapping[str, float]) -> None:
+        """Record one epoch's ``metrics`` of a trial; a value logged again for the same
+        epoch and name replaces the earlier one (a resumed trial reports again)."""
 
     @abc.abstractmethod
     def get_metrics(self, trial_id: int) -> list[MetricRecord]:
@@ -228,19 +313,29 @@ class VersionMeta:
     """What a model version records besides its weights: where it came from."""
 
     trainer: str
+    """The trainer's registered name: ``load_model`` restores the model with it."""
     trainer_config: dict[str, Any]
+    """The trainer's full config, as JSON."""
     params: dict[str, Any] = attrs.Factory(dict)
+    """The winning trial's params."""
     metrics: dict[str, float] = attrs.Factory(dict)
+    """The winning trial's best-epoch metrics, plus ``test_loss`` and ``test_accuracy``."""
     info: dict[str, Any] = attrs.Factory(dict)
+    """What the trainer's ``model_info`` returned: ``restore`` receives it."""
     study: str | None = None
+    """The name of the study the version came from."""
     trial_id: int | None = None
+    """The tracker's id (``TrialRecord.id``) of the trial it came from, not its number."""
     data_fingerprint: str | None = None
+    """The ``DataSplits.fingerprint`` of the data it was trained on."""
     parent: str | None = None
-    #: the updater that made this version from ``parent`` (None: trained from scratch)
+    """The ref (``name:vN``) of the version it was updated from; None: trained from scratch."""
     updater: str | None = None
-    #: what an update recorded: its index in the chain, the updater's config, the chunk's
-    #: sizes, the classes it added, the memory it keeps (see ``hyperplug.update_state``)
+    """The updater that made this version from ``parent`` (None: trained from scratch)."""
     update: dict[str, Any] = attrs.Factory(dict)
+    """What an update recorded: its index in the chain, the updater's config, the chunk's
+    sizes, the classes it added, the memory it keeps, the drift test it ran (see
+    [updates](../updates.md#what-a-version-keeps))."""
 
 
 @attrs.frozen
@@ -248,20 +343,33 @@ class ModelVersion:
     """An immutable saved model. ``ref`` (``name:vN``) names it everywhere."""
 
     name: str
+    """The model's name: letters, digits, ``.``, ``_`` and ``-``."""
     version: int
+    """Its number, counting from 1 within the name."""
     created_at: float
+    """When it was saved (``time.time()``)."""
     sha256: str
+    """The sha256 of its weights file: ``load`` checks the weights against it."""
     uri: str
+    """Where it lives (``file:///.../models/name/v3``)."""
     meta: VersionMeta
+    """Where it came from."""
     aliases: tuple[str, ...] = ()
+    """The aliases that point at it now (``best``, ``latest``)."""
 
     @property
     def ref(self) -> str:
+        """``name:vN``: the ref that names this version everywhere."""
         return f"{self.name}:v{self.version}"
 
 
 class ResourceVersionControl(abc.ABC):
-    """Stores model versions. A ref is ``name`` (= latest), ``name:vN`` or ``name:<alias>``."""
+    """Stores model versions. A ref is ``name`` (= latest), ``name:vN`` or ``name:<alias>``.
+
+    A bare ``name`` means the version its ``latest`` alias points at: the newest one
+    saved with the default aliases. Versions are immutable: a save never changes an
+    existing version, only where aliases point.
+    """
 
     @abc.abstractmethod
     def save(
@@ -271,21 +379,35 @@ class ResourceVersionControl(abc.ABC):
         meta: VersionMeta,
         aliases: Sequence[str] = ("latest",),
     ) -> ModelVersion:
-        """Write a new version atomically; an alias moves to it from older versions."""
+        """Write a new version atomically (all of it or nothing); an alias moves to it
+        from older versions.
+
+        The version number is one more than the highest of ``name``. A ``name`` or alias
+        that is unsafe (empty, ``..``, a path separator, anything but letters, digits,
+        ``.``, ``_`` and ``-``; an alias that reads as a version number, ``v3``) is refused
+        with a ``ConfigError`` (a ``HyperplugError``) before anything is written, so no
+        path leaves the store. Weights are safetensors-able numpy arrays; never pickle.
+        """
 
     @abc.abstractmethod
     def load(self, ref: str) -> tuple[dict[str, np.ndarray], ModelVersion]:
-        """Weights and metadata; the weights' sha256 is verified."""
+        """Weights and metadata of ``ref``; the weights are checked against the version's
+        sha256 (a ``StorageError`` when they do not match or are missing), and an unknown
+        ref is a ``NotFoundError`` naming it."""
 
     @abc.abstractmethod
     def get(self, ref: str) -> ModelVersion:
         """Metadata only; ``NotFoundError`` naming the ref if absent."""
 
     @abc.abstractmethod
-    def list_versions(self, name: str | None = None) -> list[ModelVersion]: ...
+    def list_versions(self, name: str | None = None) -> list[ModelVersion]:
+        """Every version of ``name`` (of every model when None), by name then number; an
+        unknown name gives an empty list."""
 
     @abc.abstractmethod
-    def set_alias(self, ref: str, alias: str) -> ModelVersion: ...
+    def set_alias(self, ref: str, alias: str) -> ModelVersion:
+        """Point ``alias`` at the version ``ref`` names (moving it from another version
+        of the same model) and return that version with its new aliases."""
 
     def find_version(self, name: str, study: str, trial_id: int) -> ModelVersion | None:
         """The version of ``name`` saved from trial ``trial_id`` of ``study``, if any. A
@@ -315,9 +437,14 @@ class DataRecipe:
     backend sends it like splits, once per worker."""
 
     fingerprint: str
+    """The ``DataSplits.fingerprint`` every worker's data must have."""
     dataset: dict[str, Any] | None = None
+    """The dataset's config node, to build the data from."""
     splitter: dict[str, Any] | None = None
+    """The splitter's config node, to build the data from."""
     data: DataSplits | Any | None = None
+    """The splits themselves, when the caller handed them in; what a study's
+    ``TrialJob``s share."""
 
 
 @attrs.frozen
@@ -328,12 +455,19 @@ class TrialTask:
     stages its best weights in ``stage_dir`` (see ``hyperplug.staging``)."""
 
     trial_id: int
+    """The tracker's id of the trial."""
     algo: Any
+    """A registered trainer name or a ``ModelTrainer`` class."""
     params: dict[str, Any]
+    """The trial's point of the search."""
     trainer_config: dict[str, Any]
+    """The trainer's full config (defaults, then params)."""
     perf_metric: str
+    """The metric that picks the best epoch."""
     mode: str
+    """``"max"`` or ``"min"``."""
     stage_dir: str | None = None
+    """Where the best weights are staged; None: kept in memory (inline runs)."""
 
 
 @attrs.frozen
@@ -343,10 +477,13 @@ class TrialEnd:
     best weights are in the task's ``stage_dir``."""
 
     trial_id: int
+    """The tracker's id of the trial."""
     error: str | None = None
+    """Why it failed, in one line; None: ``fit`` returned."""
     staged: bool = False
-    #: what a ``TrialJob`` hands back to the driver besides its reports (picklable)
+    """Whether its best weights are in the task's ``stage_dir``."""
     result: Any = None
+    """What a ``TrialJob`` hands back to the driver besides its reports (picklable)."""
 
 
 class TrialJob(abc.ABC):
@@ -387,10 +524,10 @@ class Backend(abc.ABC):
     workers starts them there, so that their start-up overlaps the study's own.
     """
 
-    #: a study of one trial runs it in the study process instead (a worker would only
-    #: add its start-up); False for a backend whose trials must run where it puts them
-    #: (a cloud instance with the GPU the user asked for)
     inline_single_trial: ClassVar[bool] = True
+    """A study of one trial runs it in the study process instead (a worker would only
+    add its start-up); False for a backend whose trials must run where it puts them (a
+    cloud instance with the GPU the user asked for)."""
 
     def check(self) -> None:  # noqa: B027 - optional, nothing to check by default
         """Raise a ``ConfigError`` for what only the machines it runs on can tell (a
@@ -404,14 +541,17 @@ class Backend(abc.ABC):
         to start by default."""
 
     @abc.abstractmethod
-    def start(self, recipe: DataRecipe, driver: TrialDriver) -> None: ...
+    def start(self, recipe: DataRecipe, driver: TrialDriver) -> None:
+        """Start the workers (once per study), each with the data ``recipe`` says, and
+        keep ``driver`` to hand it every report and end."""
 
     @abc.abstractmethod
     def free_slots(self) -> int:
         """How many more trials ``submit`` accepts now."""
 
     @abc.abstractmethod
-    def submit(self, task: TrialTask) -> None: ...
+    def submit(self, task: TrialTask) -> None:
+        """Run ``task`` on a free worker; return at once (its events come through ``poll``)."""
 
     @abc.abstractmethod
     def poll(self, timeout: float) -> None:
@@ -419,10 +559,12 @@ class Backend(abc.ABC):
         event when a trial is running and nothing stops it)."""
 
     @abc.abstractmethod
-    def stop(self, trial_id: int) -> None: ...
+    def stop(self, trial_id: int) -> None:
+        """Ask a running trial to stop: its next report is answered False."""
 
     @abc.abstractmethod
-    def shutdown(self) -> None: ...
+    def shutdown(self) -> None:
+        """End every worker and release what ``start`` took; called once, always."""
 
 
 # --------------------------------------------------------------------------- search
@@ -438,10 +580,15 @@ class Budget:
     where its trainer keeps one) before it counts as failed, in each run of the study."""
 
     max_trials: int | None = None
+    """How many trials the study runs at most; None: until the search is done."""
     max_wall_time_s: float | None = None
+    """Seconds after which no trial starts and the running ones stop."""
     max_failures: int | None = None
+    """The study ends with an error when more trials than this fail."""
     max_epochs: int | None = None
+    """The epoch budget of one trial, set as the trainer's ``epochs``."""
     max_retries: int = 0
+    """How often a failed trial runs again before it counts as failed."""
 
 
 @attrs.frozen
@@ -449,10 +596,15 @@ class PastTrial:
     """A trial the study already ran (resume), or a trial of a reference study (RUSH)."""
 
     trainer: str
+    """The trainer's name."""
     params: dict[str, Any]
+    """Its point of the search."""
     status: str
+    """One of ``TRIAL_STATUSES``."""
     curve: dict[int, dict[str, float]]
+    """epoch -> the metrics it reported then."""
     metrics: dict[str, float] = attrs.Factory(dict)
+    """Its best epoch's metrics (``TrialRecord.metrics``)."""
 
 
 @attrs.frozen
@@ -462,14 +614,20 @@ class SearchContext:
     (resume); ``tracker`` answers queries about other studies (RUSH)."""
 
     space: Any
+    """The ``SearchSpace``: trainer -> param -> dimension."""
     perf_metric: str
+    """The metric to optimize."""
     mode: str
+    """``"max"`` or ``"min"``."""
     budget: Budget
+    """The study's limits (the optimizer's own ``budget()``)."""
     history: tuple[PastTrial, ...] = ()
+    """The trials the study already ran, when it resumes."""
     tracker: Any = None
-    #: the studies that made the model an update starts from, nearest first (RUSH
-    #: warm-starts from them when no reference study is given)
+    """The study's ``MetadataTracker`` (and ``MetricsTracker``), to query other studies."""
     lineage: tuple[str, ...] = ()
+    """The studies that made the model an update starts from, nearest first (RUSH
+    warm-starts from them when no reference study is given)."""
 
 
 class Search(abc.ABC):
@@ -487,7 +645,9 @@ class Search(abc.ABC):
         """(trainer name, params) of the next trial, or None when the search is done."""
 
     @abc.abstractmethod
-    def on_start(self, trial_id: int, trainer: str, params: Mapping[str, Any]) -> None: ...
+    def on_start(self, trial_id: int, trainer: str, params: Mapping[str, Any]) -> None:
+        """Trial ``trial_id`` started with this point (the last ``suggest``, or a resumed
+        trial's own point)."""
 
     @abc.abstractmethod
     def on_report(self, trial_id: int, epoch: int, metrics: Mapping[str, float]) -> bool:
@@ -508,10 +668,12 @@ class Optimizer(abc.ABC):
     """An ``optimizer`` component: turns a search space into a ``Search``."""
 
     @abc.abstractmethod
-    def budget(self) -> Budget: ...
+    def budget(self) -> Budget:
+        """The limits its config sets (``max_trials``, ``max_epochs``, ...)."""
 
     @abc.abstractmethod
-    def search(self, context: SearchContext) -> Search: ...
+    def search(self, context: SearchContext) -> Search:
+        """A new ``Search`` over ``context.space`` for one run of the study."""
 
     def check(self, context: SearchContext) -> None:  # noqa: B027 - optional
         """Raise a ``ConfigError`` for what only the tracker can tell (RUSH's reference
@@ -541,8 +703,11 @@ class UpdaterConfig:
     """
 
     name: str = "fine_tuning"
+    """The updater's registered name: a subclass sets its own."""
     val_memory_size: int = attrs.field(default=1000, validator=non_negative_int)
+    """Validation rows of earlier chunks a version keeps (0: none)."""
     new_classes: str = attrs.field(default="grow", validator=one_of(("grow", "refuse")))
+    """``grow``: a chunk may bring new classes; ``refuse``: they are an error."""
 
 
 @attrs.frozen
@@ -552,7 +717,9 @@ class UpdateState:
     version, and JSON-able ``info`` (buffer bookkeeping, counters). Never pickled."""
 
     arrays: dict[str, np.ndarray] = attrs.Factory(dict)
+    """Named numpy arrays, saved as safetensors with the version."""
     info: dict[str, Any] = attrs.Factory(dict)
+    """JSON-able facts, saved in the version's metadata."""
 
 
 @attrs.frozen
@@ -566,9 +733,13 @@ class UpdateContext:
     """
 
     index: int
+    """How many updates came before this one in the chain (0: the first)."""
     seed: int
+    """The seed of the updater's own randomness."""
     n_new_val: int
+    """How many of ``data.val``'s first rows are the chunk's own."""
     parent: str | None = None
+    """The ref of version N; None for a chain's first update."""
 
 
 class MemoryBuffer(abc.ABC):
@@ -576,11 +747,13 @@ class MemoryBuffer(abc.ABC):
 
     ``add`` offers rows; the policy decides which stay (reservoir sampling, class
     balance, a sliding window). Rows keep their original dtype and shape; ``extras``
-    are per-row arrays kept beside them (DER's logits). ``to_state``/``from_state``
-    turn a buffer into arrays and JSON and back, exactly (same rows, same counters).
+    are per-row arrays kept beside them (DER's logits). The buffers of
+    ``hyperplug.buffers`` also turn into arrays and JSON and back, exactly (``to_state``,
+    ``load_buffer``: same rows, same counters).
     """
 
     max_size: int | None
+    """How many rows it keeps at most; None: unbounded."""
 
     @abc.abstractmethod
     def add(
@@ -589,15 +762,18 @@ class MemoryBuffer(abc.ABC):
         """Offer rows; return ``(slot, row)`` for each row that was stored."""
 
     @abc.abstractmethod
-    def __len__(self) -> int: ...
+    def __len__(self) -> int:
+        """How many rows it holds."""
 
     @property
     @abc.abstractmethod
-    def x(self) -> np.ndarray: ...
+    def x(self) -> np.ndarray:
+        """The rows it holds, shaped (len, *features)."""
 
     @property
     @abc.abstractmethod
-    def y(self) -> np.ndarray: ...
+    def y(self) -> np.ndarray:
+        """Their labels, shaped (len,)."""
 
 
 class Updater(abc.ABC):
@@ -612,11 +788,12 @@ class Updater(abc.ABC):
     weights, and returns the state version N+1 carries to the next update.
     """
 
-    #: the registered component name, set by subclasses
     name: ClassVar[str]
+    """The registered component name, set by subclasses."""
 
     def __init__(self, config: Any) -> None:
         self.config = config
+        """The validated instance of its config class (an ``UpdaterConfig``)."""
 
     def check(self, trainer: ModelTrainer) -> None:  # noqa: B027 - optional
         """Raise a ``ConfigError`` when this updater cannot update ``trainer`` (the
@@ -630,7 +807,14 @@ class Updater(abc.ABC):
         state: UpdateState,
         report: Reporter,
         context: UpdateContext,
-    ) -> UpdateState: ...
+    ) -> UpdateState:
+        """Train ``trainer`` on the chunk ``data`` (an ``UpdateData``), reporting every
+        epoch like ``ModelTrainer.fit``, and return the state of version N+1.
+
+        ``state`` is what version N's update returned; leave it unchanged and hand on
+        what you do not use. Use ``context.seed`` for your own randomness: the same seed
+        must give the same model.
+        """
 
 
 class Scenario(abc.ABC):
@@ -646,9 +830,11 @@ class Scenario(abc.ABC):
 
     def __init__(self, config: Any) -> None:
         self.config = config
+        """The validated instance of its config class."""
 
     @abc.abstractmethod
-    def chunks(self, dataset: Dataset) -> list[Dataset]: ...
+    def chunks(self, dataset: Dataset) -> list[Dataset]:
+        """The chunks of ``dataset`` in arrival order, each with all of its ``classes``."""
 
 
 @attrs.frozen
@@ -658,12 +844,19 @@ class DriftResult:
     ``details`` say more (per-feature p-values, the features that moved)."""
 
     detector: str
+    """The detector's registered name."""
     statistic: float
+    """The test's statistic (larger: more different)."""
     p_value: float
+    """The probability of a statistic at least this large if nothing shifted."""
     shift: bool
+    """``p_value`` is below the detector's level (``details["alpha"]``)."""
     n_reference: int
+    """How many reference rows were tested."""
     n_new: int
+    """How many new rows were tested."""
     details: dict[str, Any] = attrs.Factory(dict)
+    """JSON-able facts about the test (``alpha``, per-feature results, ...)."""
 
 
 class DriftDetector(abc.ABC):
@@ -673,6 +866,10 @@ class DriftDetector(abc.ABC):
 
     def __init__(self, config: Any) -> None:
         self.config = config
+        """The validated instance of its config class (give it an ``alpha``)."""
 
     @abc.abstractmethod
-    def test(self, reference: np.ndarray, new: np.ndarray) -> DriftResult: ...
+    def test(self, reference: np.ndarray, new: np.ndarray) -> DriftResult:
+        """Test ``new`` rows against ``reference`` rows, deterministically for the same
+        config and rows; neither array may be changed. Rows of two shapes, or too few to
+        test, are a ``DataError``."""

@@ -30,7 +30,7 @@ import attrs
 import pluggy
 
 from hyperplug import hookimpl, hookspecs
-from hyperplug.api_version import api_problem, declared_api
+from hyperplug.api_version import api_problem, declared_api, parse_api_version
 from hyperplug.components import KINDS, Component
 from hyperplug.errors import ConfigError, PluginError, did_you_mean
 from hyperplug.extras import EXTRA_ATTRIBUTE, MissingExtraError, missing_extra_message
@@ -95,6 +95,15 @@ def warn_on_stderr() -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("hyperplug: warning: %(message)s"))
     log.addHandler(handler)
+    log.propagate = False
+
+
+def silence_warnings() -> None:
+    """Log no plugin problems in this process: a worker process calls it before it loads
+    the plugins, since the study process has reported every problem once already (and
+    Python would print them to stderr without the ``hyperplug: warning:`` prefix). A
+    backend that runs trials in processes of its own calls it there too."""
+    log.handlers[:] = [logging.NullHandler()]
     log.propagate = False
 
 
@@ -397,8 +406,16 @@ def _wrapper_hook(pm: pluggy.PluginManager, plugin: object) -> str | None:
 
 
 def _api_label(plugin: object) -> str | None:
+    """The hook API version a plugin declares, as ``MAJOR.MINOR`` (``"1"`` shows as
+    ``1.0``, what it means); a value that does not parse is shown as it is."""
     declared = declared_api(plugin)
-    return None if declared is None else str(declared)
+    if declared is None:
+        return None
+    try:
+        major, minor = parse_api_version(declared)
+    except ValueError:
+        return str(declared)
+    return f"{major}.{minor}"
 
 
 def _hook_names() -> list[str]:

@@ -29,18 +29,26 @@ if TYPE_CHECKING:
     from hyperplug.interfaces import PastTrial
 
 RANGES = ("uniform", "loguniform", "randint", "lograndint")
+"""The range distributions a param may be drawn from: ``loguniform(1e-4, 1e-1)``."""
 DISTRIBUTIONS = (*RANGES, "choice")
+"""Every distribution the spec strings name."""
 _CALL = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)\s*$", re.DOTALL)
 
 
 @attrs.frozen
 class Fixed:
+    """A param every trial of the trainer gets as it is."""
+
     value: Any
+    """The value."""
 
 
 @attrs.frozen
 class Choice:
+    """A param that takes one of several values (a YAML list, or ``choice(a, b)``)."""
+
     values: tuple[Any, ...]
+    """The values, in the config's order."""
 
     def keys(self) -> list[str]:
         """The values as JSON strings: categories any searcher can hash and compare."""
@@ -49,23 +57,32 @@ class Choice:
 
 @attrs.frozen
 class Range:
+    """A param drawn from a range: ``uniform(a, b)`` and its kin (``RANGES``)."""
+
     kind: str
+    """One of ``RANGES``."""
     low: float
+    """The lower bound, included."""
     high: float
+    """The upper bound, included."""
 
     @property
     def log(self) -> bool:
+        """Drawn uniformly in log space (``loguniform``, ``lograndint``)."""
         return self.kind.startswith("log")
 
     @property
     def integer(self) -> bool:
+        """Drawn as an integer (``randint``, ``lograndint``)."""
         return self.kind.endswith("randint")
 
     def contains(self, value: Any) -> bool:
+        """Whether ``value`` is a number within the bounds."""
         return isinstance(value, int | float) and self.low <= value <= self.high
 
 
 Dimension = Fixed | Choice | Range
+"""One param's part of the space."""
 
 
 #: bare words that stand for YAML's constants, as in the rest of the config
@@ -141,9 +158,12 @@ class SearchSpace:
     """trainer name -> {param: dimension}, in the order the config gives them."""
 
     trainers: dict[str, dict[str, Dimension]]
+    """trainer name -> {param: dimension}."""
 
     @classmethod
     def parse(cls, training_params: Mapping[str, Mapping[str, Any]]) -> SearchSpace:
+        """Parse ``training_params`` (trainer -> {param: spec}); a spec that does not
+        parse is a ``ConfigError`` naming ``training_params.<trainer>.<param>``."""
         trainers: dict[str, dict[str, Dimension]] = {}
         for trainer, params in training_params.items():
             trainers[trainer] = {
@@ -154,11 +174,14 @@ class SearchSpace:
 
     @property
     def finite(self) -> bool:
+        """No param is a range: the space can be enumerated."""
         return not any(
             isinstance(dim, Range) for params in self.trainers.values() for dim in params.values()
         )
 
     def check_finite(self, optimizer: str) -> None:
+        """Raise a ``ConfigError`` naming the first range, for an ``optimizer`` that
+        enumerates the space."""
         for trainer, params in self.trainers.items():
             for key, dim in params.items():
                 if isinstance(dim, Range):

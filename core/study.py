@@ -61,21 +61,30 @@ class StudyResult:
     """What a finished study hands back to the CLI or a Python caller."""
 
     study: StudyRecord
+    """The study as the tracker recorded it at its end."""
     trials: list[TrialRecord]
+    """Every trial of the study, by number."""
     settings: StudySettings
+    """The study-wide settings (``perf_metric``, ``mode``, ``metrics``, ...)."""
     winner: ModelVersion | None
+    """The model version the winner was saved as; None when no trial reached the
+    perf_metric."""
     model: Any = None
+    """The winning trained ``ModelTrainer`` (None when nothing ran)."""
     store_uri: str | None = None
-    #: the study was already completed: nothing ran
+    """Where the winner's version lives."""
     already_complete: bool = False
+    """The study was already completed: nothing ran."""
     study_dir: Path | None = None
-    #: PNG plots written to the study directory
+    """The study's directory (plots, staged weights)."""
     plots: list[Path] = attrs.Factory(list)
-    #: why nothing ran, when ``already_complete`` (None: the study was complete)
+    """PNG plots written to the study directory."""
     notice: str | None = None
+    """Why nothing ran, when ``already_complete`` (None: the study was complete)."""
 
     @property
     def best_value(self) -> float | None:
+        """The best finite ``perf_metric`` value among the trials, or None."""
         values = [t.metrics.get(self.settings.perf_metric) for t in self.trials]
         values = [v for v in values if v is not None and math.isfinite(v)]
         if not values:

@@ -65,7 +65,7 @@ def winner_lines(
     tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     lines = [f"study {study.name}: {len(trials)} trials ({tally or 'none'})"]
     lines += [f"trial {t.number} {t.status}: {t.error}" for t in trials if t.error]
-    if winner is None:
+    if winner is None and study.winner_version is None:
         lines.append(f"no winner: no trial reached {study.perf_metric}")
         return lines
     best = next((t for t in trials if t.id == study.winner_trial_id), None)
@@ -75,6 +75,9 @@ def winner_lines(
             f"{study.perf_metric}={format_value(best.metrics.get(study.perf_metric))} "
             f"({study.mode})"
         )
+    if winner is None:  # the tracker names the version; its store is not at hand
+        lines.append(f"model version: {study.winner_version}")
+        return lines
     tests = {k: v for k, v in winner.meta.metrics.items() if k.startswith("test_")}
     if tests:
         lines.append("test: " + " ".join(f"{k}={format_value(v)}" for k, v in tests.items()))

@@ -109,32 +109,52 @@ class BaseHyperparameterTuner(abc.ABC):
         if not training_params:
             raise ConfigError("training_params is empty: name at least one trainer")
         self.metadata_tracker = metadata_tracker
+        """Records the study and its trials."""
         self.resource_version_control = resource_version_control
+        """Stores the winner as a model version."""
         self.metrics_tracker = metrics_tracker
+        """Records every epoch's metrics."""
         self.training_params = dict(training_params)
+        """The search: trainer (name or class) -> {param: values or range}."""
         self.metrics = list(metrics)
+        """The metrics every trial must report."""
         self.perf_metric = perf_metric
+        """The metric that picks the best epoch and the winner."""
         self.mode: str = mode
+        """``"max"`` or ``"min"``."""
         self.model_name = model_name
+        """The name the winner is versioned under."""
         self.study_name = study_name or new_study_name(model_name)
+        """The study the trials join (a new unique name unless given)."""
         self.trainer_configs = {k: dict(v) for k, v in (trainer_configs or {}).items()}
+        """trainer name -> config keys every trial of it starts from."""
         self.manager = plugin_manager or get_plugin_manager()
+        """The plugin manager components are found in."""
         self.backend = backend or self._default("backend", "inline")
+        """Runs the trials (default: ``inline``, in this process)."""
         self.optimizer: Optimizer = optimizer or self._default("optimizer", "grid")
+        """Decides which trial runs next (default: ``grid``)."""
         self.study_config = dict(study_config or {})
+        """What the study's record keeps as its config."""
         self.home = Path(home)
+        """The root of the study directory (plots, staged weights, checkpoints)."""
         self.data_recipe = data_recipe
+        """How worker processes rebuild the data (None: the data itself is sent)."""
         self.view = view
-        #: studies whose results this one may warm-start from (an update's lineage)
+        """The live progress display, if any."""
         self.lineage: tuple[str, ...] = ()
+        """Studies whose results this one may warm-start from (an update's lineage)."""
         self.study: StudyRecord | None = None
+        """The study's record, once ``run_experiment`` started it."""
         self.winner: ModelVersion | None = None
+        """The winner's model version, once the study ended with one."""
         self.data: DataSplits | None = None
-        #: True when ``run_experiment`` found the study already completed
+        """The data of the run."""
         self.already_complete = False
-        #: restore the winning model for the caller (``run_experiment`` returns it); the
-        #: command line turns it off: it only shows the version
+        """True when ``run_experiment`` found the study already completed."""
         self.restore_winner = True
+        """Restore the winning model for the caller (``run_experiment`` returns it); the
+        command line turns it off: it only shows the version."""
 
     def _default(self, kind: str, name: str) -> Any:
         component, config = configure(kind, {"name": name}, self.manager)
@@ -271,6 +291,7 @@ class BaseHyperparameterTuner(abc.ABC):
     # ------------------------------------------------------------------ helpers
 
     def trainer_spec(self, algo: Algo) -> TrainerSpec:
+        """The name, factory and config class of a trainer name or class."""
         return trainer_spec(self.manager, algo)
 
     @property
@@ -280,9 +301,11 @@ class BaseHyperparameterTuner(abc.ABC):
 
     @property
     def study_dir(self) -> Path:
+        """``<home>/studies/<study name>``."""
         return study_dir(self.home, self.study_name)
 
     def search_space(self) -> SearchSpace:
+        """``training_params`` parsed, keyed by trainer name."""
         algos = self.algos
         return SearchSpace.parse({name: self.training_params[algo] for name, algo in algos.items()})
 
@@ -412,6 +435,7 @@ class BaseHyperparameterTuner(abc.ABC):
         return improves(value, current.meta.metrics.get(self.perf_metric), self.mode)
 
     def perf_value(self, experiment: TrialRecord) -> float | None:
+        """The trial's best-epoch ``perf_metric`` value, or None."""
         return experiment.metrics.get(self.perf_metric)
 
 
@@ -459,6 +483,13 @@ class Tuner(BaseHyperparameterTuner):
     """
 
     def run_experiment(self, data: DataSplits, *args: Any, **kwargs: Any) -> ModelTrainer:
+        """Validate everything, run the study on ``data`` and return the winning model,
+        saved as a new version of ``model_name`` (``self.winner``).
+
+        Every config and the data are checked before anything is written; a bad one is
+        a ``ConfigError`` or ``DataError``. A study that cannot pick a winner (no trial
+        reached the perf_metric) raises a ``HyperplugError`` and is recorded ``failed``.
+        """
         space = self.validate(data)
         check_learnable(data)
         self.data = data

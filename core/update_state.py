@@ -113,10 +113,11 @@ class UpdateData(DataSplits):
     = the chunk's validation rows then the validation memory) and its base."""
 
     base: UpdateBase = attrs.field(repr=False)
-    #: the first ``n_new_val`` rows of ``val`` are the chunk's
+    """What the update starts from: version N's weights, model info, state and memory."""
     n_new_val: int = 0
-    #: classes this chunk adds to the model, in order
+    """The first ``n_new_val`` rows of ``val`` are the chunk's."""
     new_classes: tuple[str, ...] = ()
+    """The classes this chunk adds to the model, in order (appended to ``classes``)."""
 
 
 def load_base(vcs: ResourceVersionControl, ref: str) -> UpdateBase:

@@ -33,7 +33,9 @@ class CustomSpace:
     """
 
     params: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
+    """key -> Hydra sweep expression, added to ``hydra.sweeper.params``."""
     derive: Callable[[dict[str, Any]], Mapping[str, Any]] | None = None
+    """A trial's sampled values -> the job's values; None: the sampled values as they are."""
 
 
 def load_custom_space(path: str, cfg: Any) -> CustomSpace:

@@ -53,10 +53,12 @@ class BackendConformance(ComponentConformance):
     """
 
     kind = "backend"
-    #: seconds a test may wait for its trials to end
     timeout_s: float = 120.0
+    """Seconds a test may wait for its trials to end."""
     asynchronous: ClassVar[bool] = False
+    """The backend's trials run on without waiting for the answers to their reports."""
     asynchronous_epochs: ClassVar[int] = 300
+    """The epochs the stop test gives its trial when ``asynchronous``."""
 
     def run(self, backend: Backend, tasks: list[TrialTask], driver: RecordingDriver) -> None:
         """Drive ``backend`` like the engine: submit when a slot is free, poll until every
@@ -75,9 +77,11 @@ class BackendConformance(ComponentConformance):
             backend.shutdown()
 
     def test_is_a_backend(self, build: Any) -> None:
+        """The factory builds a ``Backend``."""
         assert isinstance(build(), Backend)
 
     def test_runs_every_trial_once_with_every_report_in_order(self, build: Any) -> None:
+        """Three trials each run once, report epochs 1, 2, 3 in order and end without error."""
         driver = RecordingDriver()
         self.run(build(), [task(i) for i in range(3)], driver)
         assert sorted(driver.ends) == [0, 1, 2]
@@ -86,6 +90,8 @@ class BackendConformance(ComponentConformance):
             assert driver.reports[trial_id] == [1, 2, 3]
 
     def test_a_false_answer_stops_the_trial_at_that_epoch(self, build: Any) -> None:
+        """A trial whose report is answered False reports no further epoch and ends without error;
+        the others go on."""
         driver = RecordingDriver(stop_after={0: 1})
         epochs = self.asynchronous_epochs if self.asynchronous else 3
         self.run(build(), [task(0, epochs=epochs), task(1)], driver)
@@ -99,6 +105,8 @@ class BackendConformance(ComponentConformance):
         assert len(reported) < epochs // 2, f"stopped at epoch {len(reported)} of {epochs}"
 
     def test_a_failing_trial_ends_with_its_reason_and_others_go_on(self, build: Any) -> None:
+        """A trial whose trainer config is bad ends with a one-line error naming the key; the other
+        trial completes."""
         driver = RecordingDriver()
         self.run(build(), [task(0, activation="no_such"), task(1)], driver)
         [failed] = driver.ends[0]
@@ -106,6 +114,7 @@ class BackendConformance(ComponentConformance):
         assert [e.error for e in driver.ends[1]] == [None]
 
     def test_offers_a_slot_once_started(self, build: Any) -> None:
+        """After ``start``, ``free_slots()`` is at least 1."""
         backend = build()
         data = blobs_splits()
         backend.start(DataRecipe(data.fingerprint, data=data), RecordingDriver())

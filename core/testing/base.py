@@ -26,9 +26,11 @@ class ComponentConformance:
     """
 
     kind: ClassVar[str]
+    """The component kind the suite tests (each suite sets it)."""
     component: ClassVar[Component | str]
-    #: key -> a value the config class must reject with an error naming ``<kind>.<key>``
+    """The ``Component`` under test, or its registered name (which also checks its entry point)."""
     invalid_config: ClassVar[Mapping[str, Any]] = {}
+    """Key -> a value the config class must reject with an error naming ``<kind>.<key>``."""
 
     def config(self, tmp_path: Path) -> dict[str, Any]:
         """Config keys of the component under test (besides ``name``); may write files."""
@@ -39,6 +41,8 @@ class ComponentConformance:
     @pytest.fixture(scope="class")
     @classmethod
     def registered(cls) -> Component:
+        """Fixture: the ``Component`` under test, looked up among the installed plugins when
+        ``component`` is a name."""
         if isinstance(cls.component, str):
             return get_plugin_manager().registry.get(cls.kind, cls.component).component
         return cls.component
@@ -54,16 +58,21 @@ class ComponentConformance:
         return make_config(registered.config_class, node, self.kind)
 
     def build_component(self, registered: Component, tmp_path: Path, **overrides: Any) -> Any:
+        """The component built from ``config(tmp_path)`` updated by ``overrides``, through its
+        validated config."""
         return registered.build(self.config_instance(registered, tmp_path, **overrides))
 
     # ------------------------------------------------------------------ tests
 
     def test_component_is_of_this_kind_and_described(self, registered: Component) -> None:
+        """The component is a ``Component`` of the suite's kind with a non-empty description."""
         assert isinstance(registered, Component)
         assert registered.kind == self.kind
         assert registered.description.strip(), "give the component a one-line description"
 
     def test_default_config_is_a_valid_structured_config(self, registered: Component) -> None:
+        """The config class's defaults make a Hydra structured config whose ``name`` is the
+        component's, and validating no overrides gives the defaults."""
         defaults = registered.config_class()
         schema = OmegaConf.structured(defaults)  # what Hydra's ConfigStore holds
         assert schema.name == registered.name
@@ -73,6 +82,8 @@ class ComponentConformance:
     def test_config_rejects_invalid_values_naming_the_key(
         self, registered: Component, tmp_path: Path
     ) -> None:
+        """Each ``invalid_config`` value is refused with a one-line ``ConfigError`` naming
+        ``<kind>.<key>``."""
         for key, value in self.invalid_config.items():
             node = {**self.config(tmp_path), key: value}
             with pytest.raises(ConfigError) as error:

@@ -50,10 +50,15 @@ class RecordingReporter:
         self, perf_metric: str = "val_accuracy", mode: str = "max", stop_after: int | None = None
     ) -> None:
         self.perf_metric = perf_metric
+        """The metric ``best`` looks at."""
         self.mode = mode
+        """``"max"`` or ``"min"``."""
         self.stop_after = stop_after
+        """Answer False to the report of this many epochs (None: never)."""
         self.epochs: list[int] = []
+        """Every reported epoch, in order."""
         self.metrics: list[dict[str, float]] = []
+        """Every reported epoch's metrics, in order."""
 
     def __call__(self, epoch: int, metrics: Mapping[str, float]) -> bool:
         self.epochs.append(epoch)

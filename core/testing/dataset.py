@@ -28,9 +28,12 @@ class DatasetConformance(ComponentConformance):
         return None
 
     def test_builds_a_dataset_source(self, build: Any) -> None:
+        """The factory builds a ``DatasetSource``."""
         assert isinstance(build(), DatasetSource)
 
     def test_loads_labelled_numeric_data(self, build: Any) -> None:
+        """``load`` gives a non-empty ``Dataset``: numeric ``x``, int64 labels within ``classes``,
+        class names as strings."""
         dataset = build().load()
         assert isinstance(dataset, Dataset)
         assert len(dataset.x) == len(dataset.y) > 0
@@ -40,12 +43,15 @@ class DatasetConformance(ComponentConformance):
         assert dataset.y.min() >= 0 and dataset.y.max() < len(dataset.classes)
 
     def test_fingerprint_identifies_the_data(self, build: Any) -> None:
+        """The fingerprint is ``fingerprint_arrays(x, y)``, and two loads give the same data."""
         first, second = build().load(), build().load()
         assert first.fingerprint == fingerprint_arrays(first.x, first.y)
         assert second.fingerprint == first.fingerprint
         np.testing.assert_array_equal(first.x, second.x)
 
     def test_unreadable_data_is_a_data_error(self, build: Any, tmp_path: Path) -> None:
+        """Loading under ``broken_config`` raises a one-line ``DataError`` (skipped when it gives
+        None)."""
         broken = self.broken_config(tmp_path)
         if broken is None:
             pytest.skip("broken_config() gives no unreadable data for this dataset")

@@ -31,7 +31,9 @@ class DetectorConformance(ComponentConformance):
 
     kind = "detector"
     seeds: ClassVar[int] = 20
+    """How many no-shift sample pairs the false-alarm check tests."""
     max_false_alarms: ClassVar[int] = 4
+    """How many of them may be called a shift."""
 
     def samples(
         self, seed: int, shift: float = 0.0, shape: tuple[int, ...] = (8,)
@@ -45,17 +47,22 @@ class DetectorConformance(ComponentConformance):
 
     @pytest.fixture
     def detector(self, build: Any) -> DriftDetector:
+        """Fixture: the detector under test, built from ``config``."""
         return build()
 
     def alpha(self, detector: DriftDetector) -> float:
+        """The detector's level: its config's ``alpha``, else 0.05."""
         return float(getattr(detector.config, "alpha", 0.05))
 
     # ------------------------------------------------------------------ tests
 
     def test_builds_a_drift_detector(self, detector: DriftDetector) -> None:
+        """The factory builds a ``DriftDetector``."""
         assert isinstance(detector, DriftDetector)
 
     def test_result_is_well_formed(self, detector: DriftDetector) -> None:
+        """A ``DriftResult`` with the detector's name, a finite statistic, a p-value in [0, 1], a
+        bool ``shift``, sample sizes within the inputs' and JSON ``details``."""
         for shift in (0.0, 1.0):
             reference, new = self.samples(0, shift)
             result = detector.test(reference, new)
@@ -69,6 +76,7 @@ class DetectorConformance(ComponentConformance):
             json.dumps(result.details)  # stored in a version's JSON metadata
 
     def test_shift_means_a_p_value_below_the_level(self, detector: DriftDetector) -> None:
+        """``shift`` is exactly ``p_value < alpha``."""
         alpha = self.alpha(detector)
         for seed, shift in ((0, 0.0), (1, 0.0), (0, 1.0), (1, 0.3)):
             result = detector.test(*self.samples(seed, shift))
@@ -80,6 +88,7 @@ class DetectorConformance(ComponentConformance):
         assert build().test(reference, new) == build().test(reference, new)
 
     def test_leaves_its_inputs_unchanged(self, detector: DriftDetector) -> None:
+        """``test`` does not change the arrays it is given."""
         reference, new = self.samples(4, 0.5)
         copies = reference.copy(), new.copy()
         detector.test(reference, new)
@@ -87,6 +96,8 @@ class DetectorConformance(ComponentConformance):
         np.testing.assert_array_equal(new, copies[1])
 
     def test_no_shift_raises_few_false_alarms(self, detector: DriftDetector) -> None:
+        """Of ``seeds`` no-shift pairs at most ``max_false_alarms`` are called a shift, and the
+        median p-value is above 0.2."""
         results = [detector.test(*self.samples(seed)) for seed in range(self.seeds)]
         alarms = sum(result.shift for result in results)
         assert alarms <= self.max_false_alarms, [r.p_value for r in results]
@@ -94,6 +105,7 @@ class DetectorConformance(ComponentConformance):
         assert median > 0.2, f"p-values are small with no shift (median {median:.3f})"
 
     def test_finds_a_plain_shift(self, detector: DriftDetector) -> None:
+        """A mean moved by one standard deviation in every feature is a shift with p < 0.01."""
         for seed in range(3):
             result = detector.test(*self.samples(seed, shift=1.0))
             assert result.shift, result
@@ -107,6 +119,7 @@ class DetectorConformance(ComponentConformance):
         assert moved.shift and moved.p_value < calm.p_value
 
     def test_refuses_rows_of_two_shapes_in_one_line(self, detector: DriftDetector) -> None:
+        """Rows of two shapes raise a one-line ``HyperplugError``."""
         reference, _ = self.samples(6)
         _, new = self.samples(6, shape=(9,))
         with pytest.raises(HyperplugError) as error:

@@ -32,22 +32,22 @@ from hyperplug.search_space import Range, SearchSpace
 from hyperplug.testing.base import ComponentConformance
 
 PERF_METRIC = "val_loss"
-#: a finite space (what a grid enumerates): 8 + 2 points
 FINITE_SPACE = {
     "mlp": {"lr": [0.3, 0.1, 0.03, 0.003], "width": [16, 64]},
     "resnet": {"lr": [0.1, 0.01]},
 }
-#: a space with ranges, choices and a fixed value
+"""A finite space (what a grid enumerates): 8 + 2 points."""
 MIXED_SPACE = {
     "mlp": {"lr": "loguniform(0.001, 0.3)", "width": "randint(8, 64)", "act": ["relu", "gelu"]},
     "resnet": {"lr": "uniform(0.01, 0.1)", "depth": 18},
 }
+"""A space with ranges, choices and a fixed value."""
 
 
-#: a smooth function of two ranges, minimum 0.397887 (Branin)
 BRANIN_SPACE = {"branin": {"x1": "uniform(-5, 10)", "x2": "uniform(0, 15)"}}
-#: the first trial id of a simulated study, and the step between ids
+"""A smooth function of two ranges, minimum 0.397887 (Branin)."""
 FIRST_ID, ID_STEP = 101, 3
+"""The first trial id of a simulated study, and the step between ids."""
 
 
 def loss(params: Mapping[str, Any], epoch: int) -> float:
@@ -92,15 +92,16 @@ class OptimizerConformance(ComponentConformance):
     ``config`` gives the budget (``max_trials``, ``max_epochs`` where it needs one)."""
 
     kind = "optimizer"
-    #: how many trials the simulated studies run at most
     trials: ClassVar[int] = 8
-    #: the optimizer learns from results: it must beat random search on Branin
+    """How many trials the simulated studies run at most."""
     learns: ClassVar[bool] = False
-    #: the budget and the seeds of that comparison (the config needs a ``seed`` key)
+    """The optimizer learns from results: it must beat random search on Branin."""
     learning_trials: ClassVar[int] = 20
+    """The budget and the seeds of that comparison (the config needs a ``seed`` key)."""
     learning_seeds: ClassVar[tuple[int, ...]] = tuple(range(10))
-    #: the median best over the seeds must be below this fraction of random search's
+    """The seeds of that comparison."""
     learning_margin: ClassVar[float] = 0.75
+    """The median best over the seeds must be below this fraction of random search's."""
 
     def tracker(self, tmp_path: Path) -> Any:
         """The tracker the optimizer may query (RUSH's reference study); None: none."""
@@ -110,6 +111,7 @@ class OptimizerConformance(ComponentConformance):
 
     @pytest.fixture
     def optimizer(self, build: Any) -> Optimizer:
+        """Fixture: the optimizer under test, built from ``config``."""
         return build()
 
     @pytest.fixture
@@ -123,6 +125,7 @@ class OptimizerConformance(ComponentConformance):
             tracker.close()
 
     def search(self, optimizer: Optimizer, context: SearchContext) -> Search:
+        """A ``Search`` for ``context``, after the optimizer's ``check``."""
         optimizer.check(context)
         return optimizer.search(context)
 
@@ -161,6 +164,8 @@ class OptimizerConformance(ComponentConformance):
     # ------------------------------------------------------------------ tests
 
     def test_builds_an_optimizer_with_a_budget(self, optimizer: Optimizer) -> None:
+        """The factory builds an ``Optimizer`` with a ``Budget``; one that decides per epoch has
+        ``max_epochs``."""
         assert isinstance(optimizer, Optimizer)
         budget = optimizer.budget()
         assert isinstance(budget, Budget)
@@ -170,6 +175,7 @@ class OptimizerConformance(ComponentConformance):
     def test_suggests_points_of_the_space(
         self, optimizer: Optimizer, context: SearchContext
     ) -> None:
+        """Every suggestion is a point of the space, with exactly its trainer's params."""
         trials = self.run(self.search(optimizer, context), context.budget, self.trials)
         assert trials, "the search suggested nothing"
         for trial in trials:
@@ -179,6 +185,7 @@ class OptimizerConformance(ComponentConformance):
     def test_failed_trials_do_not_end_the_search(
         self, optimizer: Optimizer, context: SearchContext
     ) -> None:
+        """The search goes on suggesting after trials fail."""
         trials = self.run(self.search(optimizer, context), context.budget, 4, failing=2)
         assert [t.status for t in trials[:2]] == ["failed", "failed"]
         assert len(trials) == 4, "the search gave up after failed trials"
@@ -207,6 +214,8 @@ class OptimizerConformance(ComponentConformance):
     def test_resumes_from_the_history_of_its_study(
         self, optimizer: Optimizer, context: SearchContext
     ) -> None:
+        """A search built with the study's history suggests points of the space and none it already
+        ran."""
         first = self.run(self.search(optimizer, context), context.budget, 3)
         history = tuple(trial.past() for trial in first)
         resumed = self.run(
@@ -222,6 +231,7 @@ class OptimizerConformance(ComponentConformance):
     def test_enumerates_a_finite_space_once(
         self, optimizer: Optimizer, context: SearchContext
     ) -> None:
+        """An optimizer that enumerates (``needs_finite_space``) runs each grid point once."""
         if not optimizer.needs_finite_space():
             pytest.skip("the optimizer samples its space; it need not enumerate it")
         trials = self.run(self.search(optimizer, context), context.budget, 100)
@@ -232,6 +242,7 @@ class OptimizerConformance(ComponentConformance):
     def test_stops_clearly_worse_trials_early(
         self, optimizer: Optimizer, context: SearchContext
     ) -> None:
+        """An optimizer that decides per epoch (``needs_epoch_reports``) stops some trials."""
         if not optimizer.needs_epoch_reports():
             pytest.skip("the optimizer does not decide on per-epoch results")
         trials = self.run(self.search(optimizer, context), context.budget, 3 * self.trials)
@@ -249,6 +260,7 @@ class OptimizerConformance(ComponentConformance):
     def test_never_proposes_a_point_twice_until_the_space_is_exhausted(
         self, build: Any, context: SearchContext
     ) -> None:
+        """On a finite space no point is proposed twice, and no more points than it has."""
         space = SearchSpace.parse(FINITE_SPACE)
         optimizer = build()
         search = self.search(optimizer, attrs.evolve(context, space=space))
@@ -272,6 +284,8 @@ class OptimizerConformance(ComponentConformance):
     def test_its_bookkeeping_holds_exactly_the_running_trials(
         self, optimizer: Optimizer, context: SearchContext
     ) -> None:
+        """``pending()`` holds the started, not ended trials, whatever their ids (skipped when it
+        returns None)."""
         search = self.search(optimizer, context)
         if search.pending() is None:
             pytest.skip("the search does not report its pending trials")
@@ -294,6 +308,8 @@ class OptimizerConformance(ComponentConformance):
     def test_stopping_by_epoch_spends_fewer_epochs(
         self, optimizer: Optimizer, context: SearchContext
     ) -> None:
+        """Deciding per epoch spends at most 70% of the epochs of running every trial to
+        ``max_epochs``."""
         if not optimizer.needs_epoch_reports():
             pytest.skip("the optimizer does not decide on per-epoch results")
         budget = context.budget
@@ -306,6 +322,8 @@ class OptimizerConformance(ComponentConformance):
     def test_learning_from_results_beats_random_search(
         self, build: Any, context: SearchContext
     ) -> None:
+        """With ``learns``: its median best on Branin over ``learning_seeds`` is below
+        ``learning_margin`` times random search's."""
         if not self.learns:
             pytest.skip("the optimizer does not claim to learn from results (learns=False)")
         space = SearchSpace.parse(BRANIN_SPACE)

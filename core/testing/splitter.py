@@ -23,19 +23,24 @@ class SplitterConformance(ComponentConformance):
     kind = "splitter"
 
     def dataset(self) -> Dataset:
+        """The dataset to split: 3 blob classes of 30 rows whose first column is the row's index."""
         return blobs(n_per_class=30, index_column=True)
 
     @pytest.fixture(scope="class")
     @classmethod
     def data(cls) -> Dataset:
+        """Fixture: ``dataset()``, made once per suite."""
         return cls().dataset()
 
     def test_builds_a_data_splitter(self, build: Any) -> None:
+        """The factory builds a ``DataSplitter``."""
         assert isinstance(build(), DataSplitter)
 
     def test_parts_are_disjoint_non_empty_and_cover_the_dataset(
         self, build: Any, data: Dataset
     ) -> None:
+        """Train, val and test are non-empty, share no row, and together hold every row with its
+        label."""
         splits = build().split_data(data)
         assert isinstance(splits, DataSplits)
         parts = (splits.train, splits.val, splits.test)
@@ -48,11 +53,13 @@ class SplitterConformance(ComponentConformance):
             np.testing.assert_array_equal(part.y, data.y[index])
 
     def test_keeps_the_classes_and_fingerprints_the_split(self, build: Any, data: Dataset) -> None:
+        """The splits keep the dataset's ``classes`` and have a fingerprint."""
         splits = build().split_data(data)
         assert splits.classes == data.classes
         assert isinstance(splits.fingerprint, str) and splits.fingerprint
 
     def test_is_deterministic(self, build: Any, data: Dataset) -> None:
+        """Two splits of the same dataset are the same, fingerprint included."""
         first, second = build().split_data(data), build().split_data(data)
         assert first.fingerprint == second.fingerprint
         for a, b in zip(

@@ -32,19 +32,24 @@ class TrackerConformance(ComponentConformance):
     """Subclass as ``class TestMyTracker(TrackerConformance)`` and set ``component``."""
 
     kind = "tracker"
-    #: whether a second instance built from the same config sees the first one's records
     persistent: ClassVar[bool] = True
+    """Whether a second instance built from the same config sees the first one's records."""
 
     @pytest.fixture
     def tracker(self, registered: Component, tmp_path: Path) -> Iterator[Any]:
+        """Fixture: the tracker under test, closed afterwards."""
         tracker = self.build_component(registered, tmp_path)
         yield tracker
         tracker.close()
 
     def test_is_a_metadata_and_a_metrics_tracker(self, tracker: Any) -> None:
+        """The factory builds one object that is both a ``MetadataTracker`` and a
+        ``MetricsTracker``."""
         assert isinstance(tracker, MetadataTracker) and isinstance(tracker, MetricsTracker)
 
     def test_a_study_starts_resumes_and_ends(self, tracker: Any) -> None:
+        """A study starts ``running`` with its config, is joined by a second ``start_study``,
+        refuses another perf_metric with a ``ConfigError``, and ends with its winner."""
         study = tracker.start_study("conformance", "val_accuracy", "max", CONFIG)
         assert isinstance(study, StudyRecord)
         assert (study.name, study.perf_metric, study.mode, study.status) == (
@@ -68,10 +73,13 @@ class TrackerConformance(ComponentConformance):
         assert [s.name for s in tracker.list_studies()] == ["conformance"]
 
     def test_an_unknown_study_is_not_found(self, tracker: Any) -> None:
+        """``get_study`` of an unknown name raises a ``NotFoundError`` naming it."""
         with pytest.raises(NotFoundError, match="nope"):
             tracker.get_study("nope")
 
     def test_trials_are_numbered_and_keep_their_best_epoch_metrics(self, tracker: Any) -> None:
+        """Trials are numbered from 0; ``end_trial`` computes the best epoch's metrics itself (a
+        metric missing there: its last value) and keeps a failure's error."""
         study = tracker.start_study("numbered", "val_accuracy", "max", {})
         first = tracker.start_trial(study.id, "mlp", {"lr": 0.1}, {"name": "mlp", "lr": 0.1})
         second = tracker.start_trial(study.id, "mlp", {"lr": 0.2}, {"name": "mlp", "lr": 0.2})
@@ -112,6 +120,7 @@ class TrackerConformance(ComponentConformance):
         assert [t.id for t in tracker.list_trials(study.id)] == [trial.id]
 
     def test_metrics_come_back_by_epoch_then_name(self, tracker: Any) -> None:
+        """``get_metrics`` returns ``MetricRecord``s ordered by epoch, then name."""
         study = tracker.start_study("metrics", "val_loss", "min", {})
         trial = tracker.start_trial(study.id, "mlp", {}, {"name": "mlp"})
         tracker.log_metrics(trial.id, 2, {"val_loss": 0.5, "train_loss": 0.4})
@@ -126,6 +135,8 @@ class TrackerConformance(ComponentConformance):
         ]
 
     def test_records_survive_a_new_instance(self, registered: Component, tmp_path: Path) -> None:
+        """A second instance on the same config reads the first one's studies, trials and metrics
+        (skipped unless ``persistent``)."""
         if not self.persistent:
             pytest.skip("this tracker does not read back earlier instances' records")
         tracker = self.build_component(registered, tmp_path)

@@ -29,8 +29,8 @@ class TrainerConformance(ComponentConformance):
     """Subclass as ``class TestMyTrainer(TrainerConformance)`` and set ``component``."""
 
     kind = "trainer"
-    #: the best val_accuracy a working trainer reaches on ``data()`` at least
     min_val_accuracy: ClassVar[float] = 0.6
+    """The best val_accuracy a working trainer reaches on ``data()`` at least."""
 
     def data(self) -> DataSplits:
         """The data the trainer is fitted on: 3 classes of 4 float32 features by default."""
@@ -39,6 +39,7 @@ class TrainerConformance(ComponentConformance):
     @pytest.fixture(scope="class")
     @classmethod
     def splits(cls) -> DataSplits:
+        """Fixture: ``data()``, made once per suite."""
         return cls().data()
 
     @pytest.fixture(scope="class")
@@ -53,11 +54,14 @@ class TrainerConformance(ComponentConformance):
         return trainer, reporter
 
     def test_builds_a_model_trainer(self, build: Any) -> None:
+        """The factory builds a ``ModelTrainer``."""
         assert isinstance(build(), ModelTrainer)
 
     def test_reports_the_required_metrics_every_epoch(
         self, fitted: tuple[ModelTrainer, RecordingReporter]
     ) -> None:
+        """At least 3 epochs, counted 1, 2, ...; each reports finite float ``train_loss``,
+        ``val_loss`` (>= 0) and ``val_accuracy`` (in [0, 1])."""
         _, reporter = fitted
         assert len(reporter.epochs) >= 3, "the config under test must train at least 3 epochs"
         assert reporter.epochs == list(range(1, len(reporter.epochs) + 1)), "epochs count 1, 2, .."
@@ -69,10 +73,12 @@ class TrainerConformance(ComponentConformance):
             assert metrics["train_loss"] >= 0 and metrics["val_loss"] >= 0
 
     def test_learns_the_data(self, fitted: tuple[ModelTrainer, RecordingReporter]) -> None:
+        """The best ``val_accuracy`` reaches ``min_val_accuracy``."""
         best = fitted[1].best()
         assert best >= self.min_val_accuracy, f"best val_accuracy {best} on easy blobs"
 
     def test_stops_when_report_returns_false(self, build: Any, splits: DataSplits) -> None:
+        """``fit`` returns after the epoch whose report was answered False."""
         reporter = RecordingReporter("val_accuracy", "max", stop_after=2)
         build().fit(splits, reporter)
         assert reporter.epochs == [1, 2]
@@ -80,12 +86,15 @@ class TrainerConformance(ComponentConformance):
     def test_keeps_the_weights_of_its_best_epoch(
         self, fitted: tuple[ModelTrainer, RecordingReporter], splits: DataSplits
     ) -> None:
+        """After ``fit``, ``evaluate(val)`` gives the best reported ``val_accuracy``."""
         trainer, reporter = fitted
         assert trainer.evaluate(splits.val)["accuracy"] == pytest.approx(reporter.best(), abs=1e-6)
 
     def test_evaluates_and_predicts_class_indices(
         self, fitted: tuple[ModelTrainer, RecordingReporter], splits: DataSplits
     ) -> None:
+        """``evaluate`` gives finite ``loss`` and ``accuracy``; ``predict`` gives integer class
+        indices whose accuracy is ``evaluate``'s."""
         trainer, _ = fitted
         scores = trainer.evaluate(splits.test)
         assert {"loss", "accuracy"} <= set(scores)

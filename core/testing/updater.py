@@ -61,7 +61,6 @@ class UpdaterConformance(ComponentConformance):
     """Subclass as ``class TestMyUpdater(UpdaterConformance)`` and set ``component``."""
 
     kind = "updater"
-    #: the trainer config the stream trains (a registered trainer; small and fast)
     trainer: ClassVar[Mapping[str, Any]] = {
         "name": "mlp",
         "hidden_layers": [16],
@@ -69,8 +68,9 @@ class UpdaterConformance(ComponentConformance):
         "batch_size": 16,
         "lr": 0.02,
     }
-    #: the accuracy an update reaches at least on its own chunk's test rows
+    """The trainer config the stream trains (a registered trainer; small and fast)."""
     min_new_accuracy: ClassVar[float] = 0.6
+    """The accuracy an update reaches at least on its own chunk's test rows."""
 
     def foreign_trainer(self) -> ModelTrainer | None:
         """A trainer this updater cannot update and must refuse in ``check`` (None: the
@@ -86,11 +86,13 @@ class UpdaterConformance(ComponentConformance):
     # ------------------------------------------------------------------ driving
 
     def stream(self, build: Any) -> list[Step]:
+        """Update the ``trainer`` chunk after chunk with updaters from ``build``; every step."""
         return run_stream(build, self.trainer, self.chunks())
 
     @pytest.fixture(scope="class")
     @classmethod
     def steps(cls, registered: Component, tmp_path_factory: pytest.TempPathFactory) -> list[Step]:
+        """Fixture: ``stream`` run once per suite."""
         suite = cls()
         directory = tmp_path_factory.mktemp("updater")
         return suite.stream(lambda: suite.build_component(registered, directory))
@@ -104,9 +106,12 @@ class UpdaterConformance(ComponentConformance):
     # ------------------------------------------------------------------ tests
 
     def test_builds_an_updater(self, build: Any) -> None:
+        """The factory builds an ``Updater``."""
         assert isinstance(build(), Updater)
 
     def test_reports_the_required_metrics_every_epoch(self, steps: list[Step]) -> None:
+        """Every update reports epochs 1, 2, ... with finite ``train_loss``, ``val_loss`` and
+        ``val_accuracy``."""
         for step in steps:
             epochs = step.reporter.epochs
             assert epochs and epochs == list(range(1, len(epochs) + 1)), epochs
@@ -116,6 +121,7 @@ class UpdaterConformance(ComponentConformance):
                     assert isinstance(value, float) and math.isfinite(value), (name, value)
 
     def test_learns_each_new_chunk(self, steps: list[Step]) -> None:
+        """After each update the model reaches ``min_new_accuracy`` on that chunk's test rows."""
         for step in steps:
             trainer = step.trainer
             known = list(trainer.model_info()["classes"])
@@ -124,16 +130,19 @@ class UpdaterConformance(ComponentConformance):
             assert accuracy >= self.min_new_accuracy, f"accuracy {accuracy} on its own chunk"
 
     def test_the_model_predicts_every_class_it_has_seen(self, steps: list[Step]) -> None:
+        """After the stream the model knows all four classes (the output layer grew)."""
         classes = steps[-1].trainer.model_info()["classes"]
         assert sorted(classes) == ["c0", "c1", "c2", "c3"], classes
 
     def test_stops_when_report_returns_false(self, build: Any) -> None:
+        """An update returns after the epoch whose report was answered False."""
         base = UpdateBase(trainer=str(self.trainer["name"]), trainer_config=dict(self.trainer))
         reporter = RecordingReporter("val_accuracy", "max", stop_after=2)
         update_step(build(), base, self.chunks()[0], reporter)
         assert reporter.epochs == [1, 2]
 
     def test_state_is_numpy_arrays_and_json(self, steps: list[Step]) -> None:
+        """The returned ``UpdateState`` holds numeric numpy arrays by name and JSON ``info``."""
         for step in steps:
             assert isinstance(step.state, UpdateState)
             for key, value in step.state.arrays.items():
@@ -142,6 +151,7 @@ class UpdaterConformance(ComponentConformance):
             assert json.loads(json.dumps(step.state.info)) == step.state.info
 
     def test_does_not_change_the_state_it_is_given(self, build: Any, steps: list[Step]) -> None:
+        """The state of version N is the same after the update that used it."""
         given = steps[0].base.state
         before = copy.deepcopy(given)
         update_step(build(), steps[0].base, self.chunks()[1])
@@ -151,6 +161,7 @@ class UpdaterConformance(ComponentConformance):
             np.testing.assert_array_equal(given.arrays[key], value, err_msg=key)
 
     def test_the_same_seed_gives_the_same_model(self, build: Any, steps: list[Step]) -> None:
+        """Running the stream again gives the same weights and state."""
         again = self.stream(build)
         for first, second in zip(steps, again, strict=True):
             _assert_same_arrays(first.trainer.state_dict(), second.trainer.state_dict())
@@ -184,6 +195,8 @@ class UpdaterConformance(ComponentConformance):
         assert stored.state.info == steps[1].state.info
 
     def test_keeps_its_memory_within_memory_size(self, build: Any, steps: list[Step]) -> None:
+        """An updater with ``memory_size`` keeps at most that many rows, and some (skipped without
+        one)."""
         size = getattr(build().config, "memory_size", None)
         if size is None:
             pytest.skip("the updater has no memory_size")
@@ -192,6 +205,8 @@ class UpdaterConformance(ComponentConformance):
         assert self.memory_rows(steps[-1].state) > 0, "a replay updater keeps rows"
 
     def test_refuses_a_trainer_it_cannot_update(self, build: Any) -> None:
+        """``check(foreign_trainer())`` raises a one-line ``ConfigError`` (skipped when it gives
+        None)."""
         foreign = self.foreign_trainer()
         if foreign is None:
             pytest.skip("foreign_trainer() gives no trainer to refuse")

@@ -51,13 +51,16 @@ class VcsConformance(ComponentConformance):
     """Subclass as ``class TestMyStore(VcsConformance)`` and set ``component``."""
 
     kind = "vcs"
-    #: whether a second instance built from the same config sees the first one's versions
     persistent: ClassVar[bool] = True
+    """Whether a second instance built from the same config sees the first one's versions."""
 
     def test_is_a_resource_version_control(self, build: Any) -> None:
+        """The factory builds a ``ResourceVersionControl``."""
         assert isinstance(build(), ResourceVersionControl)
 
     def test_a_version_round_trips_weights_and_metadata(self, build: Any) -> None:
+        """A saved version is ``name:v1`` with alias ``latest``, and ``load`` gives back its weights
+        (dtypes and shapes) and metadata."""
         vcs = build()
         saved = vcs.save("conformance", weights(1), META)
         assert isinstance(saved, ModelVersion)
@@ -67,6 +70,8 @@ class VcsConformance(ComponentConformance):
         assert version == saved
 
     def test_versions_are_immutable_and_aliases_move(self, build: Any) -> None:
+        """A new save keeps the older version's weights; ``latest``, ``best`` and ``set_alias`` move
+        aliases; a bare name is its latest; ``list_versions`` lists by name and number."""
         vcs = build()
         vcs.save("model", weights(1), META)
         second = vcs.save("model", weights(2), META, aliases=("latest", "best"))
@@ -83,6 +88,7 @@ class VcsConformance(ComponentConformance):
 
     @pytest.mark.parametrize("ref", ["missing", "missing:v1", "model:v9", "model:nope"])
     def test_unknown_refs_are_not_found(self, build: Any, ref: str) -> None:
+        """An unknown name, version or alias raises a ``NotFoundError`` naming it."""
         vcs = build()
         vcs.save("model", weights(1), META)
         with pytest.raises(NotFoundError, match=ref.split(":")[0]):
@@ -90,12 +96,16 @@ class VcsConformance(ComponentConformance):
 
     @pytest.mark.parametrize("name", ["../escape", "a/b", "", ".hidden"])
     def test_unsafe_model_names_are_refused(self, build: Any, name: str) -> None:
+        """A name that could leave the store (``../escape``, ``a/b``, empty, hidden) raises a
+        ``HyperplugError`` and saves nothing."""
         vcs = build()
         with pytest.raises(HyperplugError):
             vcs.save(name, weights(1), META)
         assert vcs.list_versions() == []
 
     def test_versions_survive_a_new_instance(self, registered: Component, tmp_path: Path) -> None:
+        """A second instance on the same config loads the first one's versions (skipped unless
+        ``persistent``)."""
         if not self.persistent:
             pytest.skip("this store does not read back earlier instances' versions")
         saved = self.build_component(registered, tmp_path).save("kept", weights(1), META)

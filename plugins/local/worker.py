@@ -62,10 +62,11 @@ def warm_trainers(trainers: tuple[Any, ...], manager: Any) -> None:
 
 
 def worker_main(conn: Connection, setup: WorkerSetup) -> None:
-    from hyperplug.plugin_manager import get_plugin_manager
+    from hyperplug.plugin_manager import get_plugin_manager, silence_warnings
     from hyperplug.plugins.local.shared_data import read_shared
     from hyperplug.trial_runner import execute_trial, first_line, load_recipe
 
+    silence_warnings()  # the study process reported every plugin problem once
     try:
         _configure_devices(setup)
         manager = get_plugin_manager()

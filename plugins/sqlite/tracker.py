@@ -104,6 +104,10 @@ class SQLiteTrackerConfig:
     #: how long a writer waits for another process's write lock
     timeout_s: float = 30.0
 
+    def records_location(self) -> tuple[str, str] | None:
+        """The database file the inspection commands read (none for ``:memory:``)."""
+        return None if self.path == ":memory:" else ("path", self.path)
+
 
 class SQLiteTracker(MetadataTracker, MetricsTracker):
     """Both a metadata and a metrics tracker, backed by one SQLite database file."""

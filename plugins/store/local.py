@@ -54,6 +54,10 @@ class LocalStoreConfig:
     #: how long a save waits for another process's hold on a model's lock file
     lock_timeout_s: float = attrs.field(default=60.0, validator=positive)
 
+    def records_location(self) -> tuple[str, str]:
+        """The store's folder, which the inspection commands read."""
+        return "root", self.root
+
 
 class LocalStore(ResourceVersionControl):
     """Immutable model versions on the local file system; see the module docstring."""

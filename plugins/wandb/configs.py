@@ -66,6 +66,10 @@ class WandbTrackerConfig:
     #: where W&B writes its run files (``<dir>/wandb/``)
     dir: str = ".hyperplug/wandb"
 
+    def records_location(self) -> tuple[str, str]:
+        """The SQLite record of truth, which the inspection commands read."""
+        return "path", self.path
+
 
 @attrs.define
 class WandbVcsConfig:
@@ -78,6 +82,10 @@ class WandbVcsConfig:
     dir: str = ".hyperplug/wandb"
     #: the local copy and index of every version: get/load/list work offline from it
     root: str = ".hyperplug/wandb/models"
+
+    def records_location(self) -> tuple[str, str]:
+        """The local copy and index of the versions, which the inspection commands read."""
+        return "root", self.root
 
 
 #: the values W&B takes in ``WANDB_MODE``, and the mode each means here

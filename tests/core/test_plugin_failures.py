@@ -468,9 +468,14 @@ def test_a_run_reports_an_observer_that_fails_once_and_the_study_completes(
         "trainer.epochs=1",
         "trainer.hidden_layers=[8]",
         "+training_params.mlp.lr=[0.01,0.1]",
+        "backend=local",
+        "backend.n_workers=2",
     )
     assert result.returncode == 0, result.stderr
     assert "2 trials (2 completed)" in result.stdout
+    # each problem once, from the study process: the workers load the plugins silently
+    problems = [line for line in result.stderr.splitlines() if "plugin '" in line]
+    assert len(problems) == 3 and all(p.startswith("hyperplug: warning: ") for p in problems)
     warnings = [line for line in result.stderr.splitlines() if "warning" in line]
     assert warnings[2:] == [
         "hyperplug: warning: plugin 'observer' (distribution hp-observer 0.1) hook on_trial_end "

@@ -341,3 +341,74 @@ def test_a_study_resumed_with_another_search_is_refused_in_one_line(
         assert message.startswith(f"study 's' was started with another {what}"), message
         assert "study=<new name>" in message and "\n" not in message
     assert tracker.list_trials(study.id) == [] and tracker.get_study("s") == study
+
+
+@attrs.define
+class RoundsConfig:
+    """No ``epochs`` key: the trainer decides how long it trains (``rounds``)."""
+
+    name: str = "rounds"
+    rounds: int = 12
+    step: float = 0.3
+
+
+class RoundsCentroid(ModelTrainer):
+    """Nearest class mean, each round moving every mean ``step`` of the way to its class's
+    training mean: a real trainer that learns, with its own notion of epochs."""
+
+    name = "rounds"
+    config_class = RoundsConfig
+
+    def fit(self, data: Any, report: Any) -> None:
+        x, y = data.train.x.reshape(len(data.train.x), -1), data.train.y
+        targets = np.stack([x[y == c].mean(axis=0) for c in range(data.n_classes)])
+        self.means = np.zeros_like(targets)
+        for epoch in range(1, self.config.rounds + 1):
+            self.means += self.config.step * (targets - self.means)
+            scores = self.evaluate(data.val)
+            metrics = {"train_loss": 1 - self.evaluate(data.train)["accuracy"]}
+            metrics.update(val_loss=scores["loss"], val_accuracy=scores["accuracy"])
+            if not report(epoch, metrics):
+                return
+
+    def evaluate(self, split: Any) -> dict[str, float]:
+        accuracy = float(np.mean(self.predict(split.x) == split.y))
+        return {"loss": 1.0 - accuracy, "accuracy": accuracy}
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        flat = x.reshape(len(x), -1)
+        return ((flat[:, None, :] - self.means[None]) ** 2).sum(axis=2).argmin(axis=1)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {"means": self.means}
+
+    def model_info(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def restore(cls, config: Any, state: Any, info: Any) -> RoundsCentroid:
+        trainer = cls(config)
+        trainer.means = np.asarray(state["means"])
+        return trainer
+
+
+def test_a_trainer_without_epochs_completes_at_the_budget_of_an_epoch_optimizer(
+    tracker: Any, store: Any, digits_splits: Any
+) -> None:
+    """ASHA stops every trial at max_epochs; a trainer with no ``epochs`` key (nothing to
+    set to the budget) that gets there has completed its budget, not been stopped."""
+    from hyperplug.api import build
+
+    asha = build("optimizer", name="asha", max_epochs=3, max_trials=6, seed=0)
+    tuner = make_tuner(
+        tracker, store, {RoundsCentroid: {"step": "uniform(0.05, 0.9)"}}, optimizer=asha
+    )
+    tuner.run_experiment(digits_splits)
+    trials = tracker.list_trials(tuner.study.id)
+    epochs = {t.id: max(r.epoch for r in tracker.get_metrics(t.id)) for t in trials}
+    assert max(epochs.values()) == 3, "a trial trained past the budget's max_epochs"
+    finished = [t for t in trials if epochs[t.id] == 3]
+    assert finished and all(t.status == "completed" for t in finished), trials
+    early = [t for t in trials if epochs[t.id] < 3]
+    assert all(t.status == "stopped" for t in early)
+    assert tuner.study.status == "completed" and tuner.winner is not None

@@ -133,6 +133,8 @@ def test_multirun_jobs_join_one_study_and_the_winner_is_versioned_once(tmp_path:
     [summary] = (tmp_path / ".hyperplug" / "multirun").glob("*/summary.json")
     data = json.loads(summary.read_text())
     assert sorted(t["params"]["lr"] for t in data["trials"]) == [0.01, 0.1]
+    # the trainer keys set on the command line are the params, swept or not (docs/cli.md)
+    assert all(t["params"].keys() == {"epochs", "hidden_layers", "lr"} for t in data["trials"])
     assert data["study"]["name"] == name
     plots = [line[6:] for line in result.stdout.splitlines() if line.startswith("plot: ")]
     assert [Path(p).name for p in plots] == ["learning_curves.png", "best_so_far.png"]
