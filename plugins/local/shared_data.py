@@ -19,6 +19,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from hyperplug.processes import process_alive
+
 _HEADER = struct.Struct("<QQ")  # pickle length, buffer count
 _LENGTH = struct.Struct("<Q")
 
@@ -73,16 +75,6 @@ def remove_stale(folder: Path) -> None:
     removes its own otherwise); a file of a live process, or another user's, stays."""
     for path in folder.glob(f"{_PREFIX}*-*.bin"):
         pid = path.name[len(_PREFIX) :].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             with contextlib.suppress(OSError):
                 path.unlink()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True

@@ -26,6 +26,7 @@ import attrs
 
 from hyperplug.interfaces import DataRecipe, TrialTask
 from hyperplug.plugins.ray.files import Files, pack, unpack
+from hyperplug.processes import process_alive
 
 #: where a trial keeps its checkpoint inside its directory (``hyperplug.checkpoint``)
 CHECKPOINT = "checkpoint"
@@ -104,7 +105,7 @@ def trial_root() -> Path:
     base = actors_folder()
     base.mkdir(exist_ok=True)
     for folder in base.iterdir():
-        if folder.name.isdigit() and not _alive(int(folder.name)):
+        if folder.name.isdigit() and not process_alive(int(folder.name)):
             shutil.rmtree(folder, ignore_errors=True)
     root = base / str(os.getpid())
     shutil.rmtree(root, ignore_errors=True)
@@ -114,13 +115,3 @@ def trial_root() -> Path:
 
 def actors_folder() -> Path:
     return Path(tempfile.gettempdir()) / f"hyperplug-ray-{os.getuid()}"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
