@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import attrs
 
+from hyperplug.data import DataSplits
 from hyperplug.interfaces import Backend, DataRecipe, TrialEnd, TrialTask
 from hyperplug.testing.base import ComponentConformance
 from hyperplug.testing.data import blobs_splits
@@ -42,6 +43,29 @@ def task(trial_id: int, **config: Any) -> TrialTask:
     return TrialTask(trial_id, "mlp", {}, {**TINY_MLP, **config}, "val_accuracy", "max")
 
 
+def drive(
+    backend: Backend,
+    tasks: list[TrialTask],
+    driver: RecordingDriver,
+    data: DataSplits | None = None,
+    timeout_s: float = 120.0,
+) -> None:
+    """Drive ``backend`` like the engine: start it on ``data`` (blobs by default), submit
+    when a slot is free, poll until every task has ended, always shut down."""
+    data = blobs_splits() if data is None else data
+    backend.start(DataRecipe(data.fingerprint, data=data), driver)
+    queue = list(tasks)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(driver.ends) < len(tasks):
+            assert time.monotonic() < deadline, f"trials still running: {driver.ends}"
+            while queue and backend.free_slots() > 0:
+                backend.submit(queue.pop(0))
+            backend.poll(0.5)
+    finally:
+        backend.shutdown()
+
+
 class BackendConformance(ComponentConformance):
     """Subclass as ``class TestMyBackend(BackendConformance)`` and set ``component``.
 
@@ -61,20 +85,8 @@ class BackendConformance(ComponentConformance):
     """The epochs the stop test gives its trial when ``asynchronous``."""
 
     def run(self, backend: Backend, tasks: list[TrialTask], driver: RecordingDriver) -> None:
-        """Drive ``backend`` like the engine: submit when a slot is free, poll until every
-        task has ended, always shut down."""
-        data = blobs_splits()
-        backend.start(DataRecipe(data.fingerprint, data=data), driver)
-        queue = list(tasks)
-        deadline = time.monotonic() + self.timeout_s
-        try:
-            while len(driver.ends) < len(tasks):
-                assert time.monotonic() < deadline, f"trials still running: {driver.ends}"
-                while queue and backend.free_slots() > 0:
-                    backend.submit(queue.pop(0))
-                backend.poll(0.5)
-        finally:
-            backend.shutdown()
+        """Drive ``backend`` like the engine (``drive``) within ``timeout_s``."""
+        drive(backend, tasks, driver, timeout_s=self.timeout_s)
 
     def test_is_a_backend(self, build: Any) -> None:
         """The factory builds a ``Backend``."""

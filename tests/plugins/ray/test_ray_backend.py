@@ -17,13 +17,12 @@ from ray_testing import SLOT, alive_actors, wait_for
 
 from hyperplug.config import configure
 from hyperplug.errors import ConfigError
-from hyperplug.interfaces import DataRecipe, TrialEnd
+from hyperplug.interfaces import TrialEnd
 from hyperplug.plugin_manager import get_plugin_manager
 from hyperplug.plugins.ray.actor import actors_folder, trial_root
 from hyperplug.plugins.ray.files import pack, unpack
 from hyperplug.testing import BackendConformance
-from hyperplug.testing.backend import RecordingDriver, task
-from hyperplug.testing.data import blobs_splits
+from hyperplug.testing.backend import RecordingDriver, drive, task
 from hyperplug.tuner import Tuner
 
 
@@ -43,22 +42,6 @@ class TestRayBackend(BackendConformance):
 
     def config(self, tmp_path: Path) -> dict[str, Any]:
         return {"n_workers": 1}
-
-
-def run(backend: Any, tasks: list[Any], driver: Any, data: Any = None) -> None:
-    """Drive ``backend`` like the engine until every task has ended."""
-    data = blobs_splits() if data is None else data
-    backend.start(DataRecipe(data.fingerprint, data=data), driver)
-    queue = list(tasks)
-    deadline = time.monotonic() + 120
-    try:
-        while len(driver.ends) < len(tasks):
-            assert time.monotonic() < deadline, f"trials still running: {driver.ends}"
-            while queue and backend.free_slots() > 0:
-                backend.submit(queue.pop(0))
-            backend.poll(0.5)
-    finally:
-        backend.shutdown()
 
 
 class TimingDriver(RecordingDriver):
@@ -98,7 +81,7 @@ def test_one_actor_runs_trial_after_trial_without_starting_again(
         return on_report(trial_id, epoch, metrics)
 
     driver.on_report = keep_ref  # type: ignore[method-assign]
-    run(backend, [task(i) for i in range(4)], driver, digits_splits)
+    drive(backend, [task(i) for i in range(4)], driver, digits_splits)
     assert [e.error for i in range(4) for e in driver.ends[i]] == [None] * 4
     assert driver.first[0] - started > 1.0  # the actor's start: plugins, torch, data
     gaps = [driver.first[i] - ends[i - 1] for i in range(1, 4)]
